@@ -1,0 +1,46 @@
+# Detour — `make run` starts the app, `make test` runs every test.
+# Each target installs what is missing first; nothing needs installing by hand.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: run test dist vendor install browser check lint typecheck bench clean
+
+run: install vendor          ## start the gateway and the page (Ctrl-C stops both)
+	$(PY) tools/run.py
+
+test: install vendor browser ## run unit, gateway and end-to-end tests, with core coverage
+	$(PY) -m pytest --cov=web --cov-branch --cov-report=term-missing:skip-covered --cov-fail-under=90
+
+dist: install vendor         ## write the static page into dist/
+	$(PY) tools/build.py
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Detour needs Python 3.11 or newer as $(PYTHON)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	touch $(STAMP)
+
+vendor: install              ## fetch the pinned PyScript, Pyodide and Pico CSS from npm
+	@command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq npm; }
+	$(PY) tools/vendor.py
+
+browser:                     ## Debian's Chromium for the end-to-end tests
+	@test -x $(CHROMIUM) || { apt-get update -qq && apt-get install -y -qq chromium; }
+
+check: install               ## lint, format check and type check
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy web gateway
+
+bench: install               ## gateway speed: direct vs relay vs LiteLLM path vs stock proxy
+	$(PY) bench/gateway_bench.py
+
+clean:
+	rm -rf dist .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov

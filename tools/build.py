@@ -1,0 +1,80 @@
+"""Write the static page into `dist/`: HTML, config, runtime and the project's Python.
+
+`dist/` is everything a static host needs; `make run` serves it too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+DIST = ROOT / "dist"
+PAGE_FILES = ("index.html", "pyscript.toml")
+
+
+def gateway_endpoint(environ: Mapping[str, str]) -> str:
+    """Where the page finds the gateway: LITELLM_GATEWAY_ENDPOINT, else GATEWAY_HOST:PORT."""
+    explicit = environ.get("LITELLM_GATEWAY_ENDPOINT", "").strip()
+    if explicit:
+        return explicit.rstrip("/")
+    host = environ.get("GATEWAY_HOST", "127.0.0.1")
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{environ.get('GATEWAY_PORT', '4000')}"
+
+
+def page_config(environ: Mapping[str, str]) -> dict[str, str]:
+    """The small config file the page reads at start (`config.json`)."""
+    return {"gateway_url": gateway_endpoint(environ)}
+
+
+def python_archive(target: Path) -> None:
+    """Zip the `web` package and PyYAML's pure-Python modules for the page."""
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted((ROOT / "web").rglob("*.py")):
+            archive.write(path, path.relative_to(ROOT).as_posix())
+        yaml_dir = Path(yaml.__file__).parent
+        for path in sorted(yaml_dir.glob("*.py")):
+            archive.write(path, f"yaml/{path.name}")
+
+
+def copy_tree(source: Path, target: Path) -> None:
+    """Copy a folder, hard-linking files where the file system allows it."""
+
+    def link_or_copy(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(source, target, copy_function=link_or_copy)
+
+
+def build(environ: Mapping[str, str] = os.environ, dist: Path = DIST) -> Path:
+    """Build the static page into `dist` and return its path."""
+    vendor = ROOT / "vendor"
+    if not (vendor / ".versions.json").exists():
+        raise SystemExit("build: the browser runtime is missing; run `make vendor` first")
+    shutil.rmtree(dist, ignore_errors=True)
+    dist.mkdir(parents=True)
+    for name in PAGE_FILES:
+        shutil.copy2(ROOT / name, dist / name)
+    copy_tree(vendor, dist / "vendor")
+    (dist / "vendor" / ".versions.json").unlink()
+    python_archive(dist / "web.zip")
+    (dist / "config.json").write_text(json.dumps(page_config(environ), indent=1) + "\n")
+    return dist
+
+
+if __name__ == "__main__":
+    out = build()
+    print(f"build: the page is in {out.relative_to(ROOT)}/ — serve it from any static host")

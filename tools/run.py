@@ -1,0 +1,110 @@
+"""Start Detour locally: the gateway and the page server, stopped together by Ctrl-C.
+
+Hosts and ports come from the environment (see the README). The page learns the
+gateway's address from `config.json` (LITELLM_GATEWAY_ENDPOINT).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from build import build, gateway_endpoint  # noqa: E402
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def environment() -> dict[str, str]:
+    """The environment both servers run with, defaults filled in."""
+    env = dict(os.environ)
+    env.setdefault("DETOUR_HOST", "127.0.0.1")
+    env.setdefault("DETOUR_PORT", "8000")
+    env.setdefault("GATEWAY_HOST", "127.0.0.1")
+    env.setdefault("GATEWAY_PORT", "4000")
+    page_host = env["DETOUR_HOST"]
+    origins = [f"http://{page_host}:{env['DETOUR_PORT']}"]
+    if page_host in ("127.0.0.1", "localhost"):
+        other = "localhost" if page_host == "127.0.0.1" else "127.0.0.1"
+        origins.append(f"http://{other}:{env['DETOUR_PORT']}")
+    env.setdefault("GATEWAY_ALLOWED_ORIGINS", ",".join(origins))
+    if "GATEWAY_CONFIG" not in env:
+        env.setdefault("GATEWAY_NAME", "Detour demo")
+    # A gateway that only loopback can reach may relay to local servers (Ollama, LM Studio).
+    if env["GATEWAY_HOST"] in LOOPBACK:
+        env.setdefault("GATEWAY_ALLOW_PRIVATE_UPSTREAMS", "true")
+    env.setdefault("LITELLM_GATEWAY_ENDPOINT", gateway_endpoint(env))
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def wait_until_up(url: str, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"run: a server exited while starting ({url})")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.1)
+    raise SystemExit(f"run: {url} did not answer within {seconds:.0f} s")
+
+
+def stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 5
+    for process in processes:
+        try:
+            process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def main() -> int:
+    env = environment()
+    build(env)
+    python = sys.executable
+    started: list[subprocess.Popen[bytes]] = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        gateway = subprocess.Popen(
+            [python, "-m", "gateway"], cwd=ROOT, env=env, start_new_session=True
+        )
+        started.append(gateway)
+        page = subprocess.Popen(
+            [python, str(ROOT / "tools" / "serve.py")], cwd=ROOT, env=env, start_new_session=True
+        )
+        started.append(page)
+        page_url = f"http://{env['DETOUR_HOST']}:{env['DETOUR_PORT']}/"
+        wait_until_up(env["LITELLM_GATEWAY_ENDPOINT"] + "/health", gateway)
+        wait_until_up(page_url, page)
+        print(f"\nDetour is running: open {page_url}", flush=True)
+        print(f"  gateway: {env['LITELLM_GATEWAY_ENDPOINT']}   (Ctrl-C stops both)\n", flush=True)
+        while all(p.poll() is None for p in started):
+            time.sleep(0.3)
+        print("run: a server stopped; stopping the other", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nrun: stopping", flush=True)
+        return 0
+    finally:
+        stop(started)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

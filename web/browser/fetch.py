@@ -1,0 +1,111 @@
+"""A `Transport` over the browser's `fetch`, telling a CORS block from a dead host.
+
+`fetch` reports both as the same "Failed to fetch". A follow-up `no-cors`
+probe tells them apart: it resolves (opaquely) when the host answered, and
+rejects when nothing did (see BROWSER_RUNTIME.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import js  # type: ignore[import-not-found]
+from pyodide.http import pyfetch  # type: ignore[import-not-found]
+
+from web.errors import CorsBlocked, TimedOut, Unreachable
+from web.transport import Request, Response
+
+DEFAULT_TIMEOUT = 30.0  # seconds until the response headers arrive
+PROBE_TIMEOUT = 5.0
+
+
+class FetchResponse:
+    """A fetch `Response` whose body is read chunk by chunk as it arrives."""
+
+    def __init__(self, response: object, controller: object) -> None:
+        self._response = response
+        self._controller = controller
+        js_response = response.js_response  # type: ignore[attr-defined]
+        self.status: int = int(js_response.status)
+        self.headers: dict[str, str] = {}
+        entries = js_response.headers.entries()
+        while True:
+            item = entries.next()
+            if item.done:
+                break
+            name, value = item.value.to_py()
+            self.headers[str(name).lower()] = str(value)
+        self._reader: object | None = None
+
+    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+        body = self._response.js_response.body  # type: ignore[attr-defined]
+        if body is None:
+            return
+        self._reader = reader = body.getReader()
+        while True:
+            try:
+                chunk = await reader.read()
+            except Exception as error:  # the stream broke mid-way
+                raise Unreachable(f"the connection broke while reading the reply ({error})") from None
+            if chunk.done:
+                return
+            yield bytes(chunk.value.to_py())
+
+    async def aread(self) -> bytes:
+        return b"".join([chunk async for chunk in self.aiter_bytes()])
+
+    async def aclose(self) -> None:
+        try:
+            self._controller.abort()  # type: ignore[attr-defined]
+        except Exception:  # noqa: S110 - closing twice is harmless
+            pass
+
+
+class FetchTransport:
+    """Sends requests with `pyfetch`; raises CorsBlocked, Unreachable or TimedOut."""
+
+    async def send(self, request: Request) -> Response:
+        controller = js.AbortController.new()
+        options: dict[str, object] = {
+            "method": request.method,
+            "headers": dict(request.headers),
+            "signal": controller.signal,
+            "mode": "cors",
+            "credentials": "omit",
+            "redirect": "follow",
+            "cache": "no-store",
+        }
+        if request.body is not None:
+            options["body"] = request.body.decode("utf-8")
+        timeout = request.timeout or DEFAULT_TIMEOUT
+        try:
+            response = await asyncio.wait_for(pyfetch(request.url, **options), timeout)
+        except TimeoutError:
+            controller.abort()
+            raise TimedOut(f"{_host(request.url)} did not answer within {timeout:.0f} s") from None
+        except Exception:
+            raise await classify_failure(request.url) from None
+        return FetchResponse(response, controller)
+
+
+async def classify_failure(url: str) -> Exception:
+    """Tell a CORS block from a host that did not answer, with a `no-cors` probe."""
+    host = _host(url)
+    try:
+        await asyncio.wait_for(
+            pyfetch(url, method="GET", mode="no-cors", credentials="omit", cache="no-store"),
+            PROBE_TIMEOUT,
+        )
+    except TimeoutError:
+        return TimedOut(f"{host} accepted the connection but did not answer")
+    except Exception:
+        return Unreachable(f"{host} could not be reached")
+    return CorsBlocked(f"{host} answered, but without CORS headers for this page")
+
+
+def _host(url: str) -> str:
+    try:
+        return str(js.URL.new(url).host)
+    except Exception:
+        return url

@@ -1,0 +1,27 @@
+"""`Storage` over the browser's localStorage."""
+
+from __future__ import annotations
+
+import js  # type: ignore[import-not-found]
+
+from web.errors import DetourError
+
+
+class LocalStorage:
+    """Reads and writes strings in `window.localStorage`."""
+
+    def get(self, key: str) -> str | None:
+        value = js.localStorage.getItem(key)
+        return None if value is None else str(value)
+
+    def set(self, key: str, value: str) -> None:
+        try:
+            js.localStorage.setItem(key, value)
+        except Exception:
+            raise DetourError(
+                "The browser refused to save settings (storage full or disabled)",
+                hint="free some site storage, or export your providers to keep them",
+            ) from None
+
+    def remove(self, key: str) -> None:
+        js.localStorage.removeItem(key)
