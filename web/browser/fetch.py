@@ -47,7 +47,9 @@ class FetchResponse:
             try:
                 chunk = await reader.read()
             except Exception as error:  # the stream broke mid-way
-                raise Unreachable(f"the connection broke while reading the reply ({error})") from None
+                raise Unreachable(
+                    f"the connection broke while reading the reply ({error})"
+                ) from None
             if chunk.done:
                 return
             yield bytes(chunk.value.to_py())
