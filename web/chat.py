@@ -1,0 +1,250 @@
+"""A conversation, and one streamed reply to it with its timing and token counts.
+
+A reply is never retried once bytes have arrived: a mid-stream failure keeps
+the partial text and reports the error. The reply joins the conversation when
+it finishes, is stopped, or fails after some text arrived (marked as such).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from web.dialects import (
+    ChatParams,
+    Finish,
+    ReasoningDelta,
+    ReplyEvent,
+    StreamDecoder,
+    StreamError,
+    TextDelta,
+    Usage,
+    dialect_for,
+)
+from web.errors import RouteError
+from web.providers import Provider
+from web.routing import Router
+from web.transport import Response
+
+CHARS_PER_TOKEN = 4  # rough estimate when the provider reports no usage
+ROLES = ("system", "user", "assistant")
+
+
+@dataclass
+class Message:
+    """One turn; an assistant turn may carry reasoning and say it was stopped or failed."""
+
+    role: str
+    content: str
+    reasoning: str = ""
+    stopped: bool = False
+    error: str = ""
+    model: str = ""
+    provider_id: str = ""
+
+
+@dataclass
+class Conversation:
+    """The messages of one chat, in order; saved as plain JSON."""
+
+    messages: list[Message] = field(default_factory=list)
+
+    def add(self, role: str, content: str) -> Message:
+        """Append a message and return it."""
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}")
+        message = Message(role, content)
+        self.messages.append(message)
+        return message
+
+    def wire_messages(self) -> list[dict[str, str]]:
+        """What is sent to a provider: role and content, empty turns left out."""
+        return [{"role": m.role, "content": m.content} for m in self.messages if m.content]
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain data for saving."""
+        return {"messages": [asdict(m) for m in self.messages]}
+
+    @classmethod
+    def from_json(cls, data: Any) -> Conversation:
+        """Rebuild from saved data, skipping entries that are not messages."""
+        messages: list[Message] = []
+        items = data.get("messages") if isinstance(data, dict) else None
+        for item in items if isinstance(items, list) else []:
+            if not isinstance(item, dict) or item.get("role") not in ROLES:
+                continue
+            known = {k: v for k, v in item.items() if k in Message.__dataclass_fields__}
+            if isinstance(known.get("content"), str):
+                messages.append(Message(**known))
+        return cls(messages)
+
+
+@dataclass(frozen=True)
+class ReplyStats:
+    """How a reply went: road, timing, tokens (estimated when not reported), ending."""
+
+    provider_id: str
+    model: str
+    route: str | None
+    fallback: bool
+    ttft_ms: float | None
+    duration_ms: float
+    prompt_tokens: int | None
+    completion_tokens: int
+    tokens_per_second: float | None
+    estimated: bool
+    finish_reason: str | None
+    stopped: bool = False
+    error: str = ""
+
+
+ChatUpdate = TextDelta | ReasoningDelta | ReplyStats
+
+
+class ChatSession:
+    """One reply being streamed; `cancel()` stops it and keeps what arrived."""
+
+    def __init__(
+        self,
+        router: Router,
+        provider: Provider,
+        model: str,
+        conversation: Conversation,
+        *,
+        params: ChatParams | None = None,
+    ) -> None:
+        self.router = router
+        self.provider = provider
+        self.model = model
+        self.conversation = conversation
+        self.params = params
+        self.reply = Message("assistant", "", model=model, provider_id=provider.id)
+        self.stats: ReplyStats | None = None
+        self._stop = asyncio.Event()
+        self._response: Response | None = None
+        self._usage: Usage | None = None
+        self._finish: str | None = None
+        self._first_at: float | None = None
+
+    def cancel(self) -> None:
+        """Stop reading; the partial reply is kept and marked as stopped."""
+        self._stop.set()
+
+    async def stream(self) -> AsyncIterator[ChatUpdate]:
+        """Yield text and reasoning as they arrive, then the `ReplyStats`."""
+        clock = self.router.clock
+        dialect = dialect_for(self.provider)
+        call = dialect.chat_call(
+            self.provider, self.model, self.conversation.wire_messages(), self.params
+        )
+        start = clock.now()
+        routed = await self.router.send(self.provider, call)
+        self._response = routed.response
+        finished = False
+        events = self._events(routed.response, StreamDecoder(dialect))
+        try:
+            async with contextlib.aclosing(events):
+                async for event in events:
+                    if isinstance(event, StreamError):
+                        self.reply.error = event.message
+                        break
+                    if isinstance(event, TextDelta | ReasoningDelta):
+                        if self._first_at is None:
+                            self._first_at = clock.now()
+                        if isinstance(event, TextDelta):
+                            self.reply.content += event.text
+                        else:
+                            self.reply.reasoning += event.text
+                        yield event
+                    elif isinstance(event, Usage):
+                        self._usage = event
+                    elif isinstance(event, Finish):
+                        self._finish = event.reason
+        except RouteError as error:
+            self.reply.error = str(error)
+        except GeneratorExit:
+            self._stop.set()  # the reader walked away: keep what arrived, as stopped
+            raise
+        except asyncio.CancelledError:
+            self._stop.set()
+            self._end(start, routed.route, routed.fallback)
+            finished = True
+            raise
+        finally:
+            with contextlib.suppress(Exception):
+                await routed.response.aclose()
+            if not finished and self.stats is None and self._stop.is_set():
+                self._end(start, routed.route, routed.fallback)
+        stats = self.stats or self._end(start, routed.route, routed.fallback)
+        yield stats
+
+    async def _events(
+        self, response: Response, decoder: StreamDecoder
+    ) -> AsyncIterator[ReplyEvent]:
+        if response.headers.get("content-type", "").startswith("application/json"):
+            body = await response.aread()  # the server ignored `stream: true`
+            for event in dialect_for(self.provider).parse_reply(body).events():
+                yield event
+            return
+        chunks = response.aiter_bytes().__aiter__()
+        stopper = asyncio.ensure_future(self._stop.wait())
+        try:
+            while True:
+                reading = asyncio.ensure_future(chunks.__anext__())
+                await asyncio.wait({reading, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                if not reading.done():
+                    reading.cancel()
+                    return
+                try:
+                    chunk = reading.result()
+                except StopAsyncIteration:
+                    break
+                for event in decoder.feed(chunk):
+                    yield event
+            for event in decoder.close():
+                yield event
+        finally:
+            stopper.cancel()
+
+    def _end(self, start: float, route: str, fallback: bool) -> ReplyStats:
+        now = self.router.clock.now()
+        stopped = self._stop.is_set()
+        reply = self.reply
+        reply.stopped = stopped
+        reported = self._usage.completion_tokens if self._usage else None
+        chars = len(reply.content) + len(reply.reasoning)
+        tokens = reported if reported is not None else -(-chars // CHARS_PER_TOKEN)
+        generating = now - self._first_at if self._first_at is not None else 0.0
+        self.stats = ReplyStats(
+            provider_id=self.provider.id,
+            model=self.model,
+            route=route,
+            fallback=fallback,
+            ttft_ms=(self._first_at - start) * 1000 if self._first_at is not None else None,
+            duration_ms=(now - start) * 1000,
+            prompt_tokens=self._usage.prompt_tokens if self._usage else None,
+            completion_tokens=tokens,
+            tokens_per_second=tokens / generating if generating > 0 and tokens else None,
+            estimated=reported is None,
+            finish_reason=self._finish,
+            stopped=stopped,
+            error=reply.error,
+        )
+        if reply.content or reply.reasoning or not reply.error:
+            self.conversation.messages.append(reply)
+        return self.stats
+
+
+def stream_reply(
+    router: Router,
+    provider: Provider,
+    model: str,
+    conversation: Conversation,
+    *,
+    params: ChatParams | None = None,
+) -> AsyncIterator[ChatUpdate]:
+    """Stream one reply to `conversation` from `model` (see `ChatSession`)."""
+    return ChatSession(router, provider, model, conversation, params=params).stream()
