@@ -183,7 +183,7 @@ class ChatSession:
 
     async def _events(
         self, response: Response, decoder: StreamDecoder
-    ) -> AsyncIterator[ReplyEvent]:
+    ) -> AsyncGenerator[ReplyEvent, None]:
         if response.headers.get("content-type", "").startswith("application/json"):
             body = await response.aread()  # the server ignored `stream: true`
             for event in dialect_for(self.provider).parse_reply(body).events():
