@@ -50,7 +50,7 @@ class OpenAIDialect:
             if isinstance(item, str):
                 models.append(ModelInfo(item))
             elif isinstance(item, dict):
-                model_id = item.get("id") or item.get("name") or item.get("model")
+                model_id = item.get("id") or item.get("model") or item.get("name")
                 if isinstance(model_id, str) and model_id:
                     name = item.get("name") if item.get("name") != model_id else ""
                     models.append(ModelInfo(model_id, name if isinstance(name, str) else ""))
