@@ -53,7 +53,7 @@ def merged(events: list[ReplyEvent]) -> tuple[str, str, list[ReplyEvent]]:
 
 STREAMS = [
     (OPENAI, "openai_chat_stream.txt", "Bonjour à vous 👋", "", [Finish("stop"), Usage(19, 5)]),
-    (OPENAI, "zai_glm_stream.txt", "\n你好！", "\n用户在打招呼。", [Finish("stop"), Usage(8, 14)]),
+    (OPENAI, "zai_glm_stream.txt", "\n你好\uff01", "\n用户在打招呼。", [Finish("stop"), Usage(8, 14)]),
     (
         ANTHROPIC,
         "anthropic_stream.txt",
@@ -280,7 +280,8 @@ def test_non_streamed_error_bodies_are_protocol_errors() -> None:
             "Incorrect API key provided (invalid_request_error)",
         ),
         (
-            b'{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}',
+            b'{"type":"error","error":{"type":"authentication_error",'
+            b'"message":"invalid x-api-key"}}',
             "invalid x-api-key (authentication_error)",
         ),
         (
