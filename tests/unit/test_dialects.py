@@ -53,7 +53,13 @@ def merged(events: list[ReplyEvent]) -> tuple[str, str, list[ReplyEvent]]:
 
 STREAMS = [
     (OPENAI, "openai_chat_stream.txt", "Bonjour à vous 👋", "", [Finish("stop"), Usage(19, 5)]),
-    (OPENAI, "zai_glm_stream.txt", "\n你好\uff01", "\n用户在打招呼。", [Finish("stop"), Usage(8, 14)]),
+    (
+        OPENAI,
+        "zai_glm_stream.txt",
+        "\n你好\uff01",
+        "\n用户在打招呼。",
+        [Finish("stop"), Usage(8, 14)],
+    ),
     (
         ANTHROPIC,
         "anthropic_stream.txt",
