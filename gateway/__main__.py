@@ -1,0 +1,79 @@
+"""`python -m gateway --config FILE --host H --port P`: start the gateway under uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from gateway.errors import ConfigError
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """Command-line flags; each overrides its GATEWAY_* variable."""
+    parser = argparse.ArgumentParser(
+        prog="python -m gateway", description="Run the Detour gateway."
+    )
+    parser.add_argument("--config", help="LiteLLM model_list YAML (GATEWAY_CONFIG)")
+    parser.add_argument("--host", help="address to listen on (GATEWAY_HOST, default 127.0.0.1)")
+    parser.add_argument("--port", help="port to listen on (GATEWAY_PORT, default 4000)")
+    parser.add_argument(
+        "--allowed-origins", help="comma-separated page origins (GATEWAY_ALLOWED_ORIGINS)"
+    )
+    parser.add_argument(
+        "--allow-private-upstreams", action="store_true", default=None,
+        help="let the relay reach private/loopback addresses (GATEWAY_ALLOW_PRIVATE_UPSTREAMS)",
+    )  # fmt: skip
+    parser.add_argument("--name", help="display name shown in the page (GATEWAY_NAME)")
+    parser.add_argument(
+        "--log-level", help="critical, error, warning, info or debug (GATEWAY_LOG_LEVEL)"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Validate settings and the model list, then serve; exit 2 with one line on bad input."""
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        from gateway.app import create_app
+        from gateway.config import load_model_list
+        from gateway.settings import load_settings
+
+        settings = load_settings(
+            config=args.config,
+            host=args.host,
+            port=args.port,
+            allowed_origins=args.allowed_origins,
+            allow_private_upstreams=args.allow_private_upstreams,
+            name=args.name,
+            log_level=args.log_level,
+        )
+        models = load_model_list(settings.config_path)
+    except ConfigError as exc:
+        print(f"gateway: {exc.message}", file=sys.stderr)
+        return 2
+
+    import uvicorn
+
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("gateway").setLevel(settings.log_level.upper())
+    app = create_app(settings, models=models)
+    print(
+        f"Detour gateway on http://{settings.host}:{settings.port} "
+        f"({len(models.names)} model(s), token {'required' if settings.token else 'off'})",
+        file=sys.stderr,
+        flush=True,
+    )
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=False,  # its lines carry query strings, where some providers put keys
+        server_header=False,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
