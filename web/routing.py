@@ -11,10 +11,11 @@ retries before any body byte is read: it returns the response unconsumed.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from web.clock import Clock
 from web.dialects import Call, dialect_for
@@ -43,6 +44,21 @@ from web.transport import Request, Response, Transport
 DIRECT_TTL = 6 * 3600.0
 GATEWAY_TTL = 600.0
 GATEWAY_STATUS_TTL = 300.0
+
+
+E = TypeVar("E", bound=RouteError)
+
+
+def reworded(error: E, message: str, *, hint: str = "", route: str | None = None) -> E:
+    """A copy of `error` with a new message (and hint, road); the original is untouched."""
+    new = copy.copy(error)
+    new.message = message
+    new.args = (message,)
+    if hint:
+        new.hint = hint
+    if route is not None:
+        new.route = route
+    return new
 
 
 class Route(StrEnum):
@@ -181,20 +197,39 @@ class Router:
         if stale:
             self._drop(provider, stale)
         remembered = self.remembered(provider)
-        if remembered is not None:
+        if remembered is Route.GATEWAY:
             try:
-                response = await self._over(remembered, provider, call)
+                response = await self._gateway(provider, call)
             except ConnectivityError as error:
-                self._drop(provider, f"{remembered.value} {failure_words(type(error).__name__)}")
-            else:
-                self._emit(RouteChosen(provider.id, provider.name, remembered, "remembered"))
-                return RoutedResponse(response, remembered)
+                self._drop(provider, f"gateway {failure_words(type(error).__name__)}")
+                return await self._direct_after_gateway(provider, call, error)
+            self._emit(RouteChosen(provider.id, provider.name, Route.GATEWAY, "remembered"))
+            return RoutedResponse(response, Route.GATEWAY)
         try:
             response = await self._direct(provider, call)
         except ConnectivityError as direct_error:
+            if remembered is Route.DIRECT:
+                words = failure_words(type(direct_error).__name__)
+                self._drop(provider, f"direct {words}")
             return await self._fall_back(provider, call, direct_error)
+        reason = "remembered" if remembered is Route.DIRECT else "direct works"
+        if remembered is None:
+            self._remember(provider, Route.DIRECT)
+        self._emit(RouteChosen(provider.id, provider.name, Route.DIRECT, reason))
+        return RoutedResponse(response, Route.DIRECT)
+
+    async def _direct_after_gateway(
+        self, provider: Provider, call: Call, gateway_error: ConnectivityError
+    ) -> RoutedResponse:
+        """The remembered gateway road failed: see whether direct works now."""
+        try:
+            response = await self._direct(provider, call)
+        except ConnectivityError as direct_error:
+            words = failure_words(type(direct_error).__name__)
+            message = f"{gateway_error.message}; direct is {words} too"
+            raise reworded(gateway_error, message) from direct_error
         self._remember(provider, Route.DIRECT)
-        self._emit(RouteChosen(provider.id, provider.name, Route.DIRECT, "direct works"))
+        self._emit(RouteChosen(provider.id, provider.name, Route.DIRECT, "the gateway road failed"))
         return RoutedResponse(response, Route.DIRECT)
 
     async def _fall_back(
@@ -202,12 +237,12 @@ class Router:
     ) -> RoutedResponse:
         words = failure_words(type(direct_error).__name__)
         if self.gateway() is None:
-            direct_error.hint = (
+            hint = (
                 "add a gateway in Settings, or ask the provider to allow this page"
                 if isinstance(direct_error, CorsBlocked)
                 else f"add a gateway in Settings, or {direct_error.hint}"
             )
-            raise direct_error
+            raise reworded(direct_error, direct_error.message, hint=hint) from direct_error
         self._emit(
             RouteFallback(
                 provider.id,
@@ -232,8 +267,9 @@ class Router:
                 ) from error
             raise
         except RouteError as error:
-            error.message = f"{provider.name}: direct {words}, and then: {error.message}"
-            raise
+            detail = error.message.removeprefix(f"{provider.name}: ")
+            message = f"{provider.name}: direct {words}; through the gateway: {detail}"
+            raise reworded(error, message) from error
         self._remember(provider, Route.GATEWAY)
         self._emit(RouteChosen(provider.id, provider.name, Route.GATEWAY, f"direct {words}"))
         return RoutedResponse(response, Route.GATEWAY, fallback=True)
@@ -249,10 +285,8 @@ class Router:
         try:
             response = await self.transport.send(request)
         except ConnectivityError as error:
-            error.route = Route.DIRECT
-            if not error.message.startswith(provider.name):
-                error.message = f"{provider.name}: {error.message}"
-            raise
+            message = f"{provider.name}: {error.message}"
+            raise reworded(error, message, route=Route.DIRECT) from error
         await self._judge(provider, response, Route.DIRECT, None)
         return response
 
@@ -270,10 +304,12 @@ class Router:
             response = await self.transport.send(relay_request(config, provider, call))
         except ConnectivityError as error:
             self._status.pop(config.base, None)
-            error.message = f"the gateway at {config.host} could not be reached ({error.message})"
-            error.hint = "check the gateway URL in Settings and that the gateway is running"
-            error.route = Route.GATEWAY
-            raise
+            message = (
+                f"{provider.name}: the gateway at {config.host} could not be reached "
+                f"({error.message})"
+            )
+            hint = "check the gateway URL in Settings and that the gateway is running"
+            raise reworded(error, message, hint=hint, route=Route.GATEWAY) from error
         await self._judge(provider, response, Route.GATEWAY, config)
         return response
 
