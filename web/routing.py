@@ -11,7 +11,6 @@ retries before any body byte is read: it returns the response unconsumed.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -51,9 +50,9 @@ E = TypeVar("E", bound=RouteError)
 
 def reworded(error: E, message: str, *, hint: str = "", route: str | None = None) -> E:
     """A copy of `error` with a new message (and hint, road); the original is untouched."""
-    new = copy.copy(error)
+    new = type(error).__new__(type(error), message)
+    new.__dict__.update(error.__dict__)
     new.message = message
-    new.args = (message,)
     if hint:
         new.hint = hint
     if route is not None:

@@ -156,7 +156,7 @@ async def test_stock_litellm_proxy_as_gateway_is_unusable_and_remembered(
 ) -> None:
     stock_litellm(net)
     provider = make_provider(routing=Routing.GATEWAY)
-    with pytest.raises(GatewayUnusable, match="stock LiteLLM proxy: .* has no relay"):
+    with pytest.raises(GatewayUnusable, match=r"stock LiteLLM proxy: .* has no relay"):
         await router.send(provider, models_call(provider))
     health = [r for r in net.requests if r.url.startswith(f"{GATEWAY_URL}/health")]
     assert all(r.headers == {} for r in health)  # never credentials to /health
@@ -198,7 +198,7 @@ async def test_providers_own_401_through_the_gateway_is_an_auth_error(
 ) -> None:
     provider = make_provider(routing=Routing.GATEWAY)
     net.on(RELAY, status(401, {"error": {"message": "token expired", "code": "1001"}}))
-    with pytest.raises(AuthError, match="Z.ai answered HTTP 401: token expired"):
+    with pytest.raises(AuthError, match=r"Z.ai answered HTTP 401: token expired"):
         await router.send(provider, models_call(provider))
     assert f"{GATEWAY_URL}/health" in net.urls()  # confirmed the gateway is a Detour one
 
@@ -312,7 +312,7 @@ async def test_auto_fallback_to_stock_litellm_says_it_has_no_relay(
 ) -> None:
     stock_litellm(net)
     net.on(DIRECT, fail(CorsBlocked))
-    with pytest.raises(GatewayUnusable, match="direct blocked by CORS; .*has no relay"):
+    with pytest.raises(GatewayUnusable, match=r"direct blocked by CORS; .*has no relay"):
         await router.send(zai, models_call(zai))
 
 
@@ -388,7 +388,7 @@ async def test_remembered_gateway_failing_and_direct_blocked_reports_both(
     net.on(DIRECT, fail(CorsBlocked))
     net.on(RELAY, ok_json(MODELS), fail(TimedOut))
     await router.send(zai, models_call(zai))
-    with pytest.raises(TimedOut, match="could not be reached .*direct is blocked by CORS too"):
+    with pytest.raises(TimedOut, match=r"could not be reached .*direct is blocked by CORS too"):
         await router.send(zai, models_call(zai))
     assert router.remembered_routes() == {}
 
