@@ -65,10 +65,11 @@ class MemoryResponse:
         fail_after: BaseException | None = None,
     ) -> None:
         self.status = status
-        self.headers = {k.lower(): v for k, v in (headers or {}).items()}
+        lowered = {k.lower(): v for k, v in (headers or {}).items()}
         if json_body is not None:
             body = json.dumps(json_body)
-            self.headers.setdefault("content-type", "application/json")
+            lowered.setdefault("content-type", "application/json")
+        self.headers: Mapping[str, str] = lowered
         if chunks is None:
             chunks = [] if body is None else [body]
         self._chunks = [c.encode() if isinstance(c, str) else c for c in chunks]

@@ -47,7 +47,7 @@ def decode(dialect: WireDialect, data: bytes, cuts: list[int]) -> list[ReplyEven
 def merged(events: list[ReplyEvent]) -> tuple[str, str, list[ReplyEvent]]:
     text = "".join(e.text for e in events if isinstance(e, TextDelta))
     reasoning = "".join(e.text for e in events if isinstance(e, ReasoningDelta))
-    rest = [e for e in events if not isinstance(e, TextDelta | ReasoningDelta)]
+    rest: list[ReplyEvent] = [e for e in events if not isinstance(e, TextDelta | ReasoningDelta)]
     return text, reasoning, rest
 
 
