@@ -544,12 +544,20 @@ def _set_aside(
 
 
 def _label(entry: Mapping[str, Any], where: str) -> str:
-    for key in ("name", "id"):
-        value = entry.get(key)
-        if isinstance(value, str) and value.strip():
-            short = value.strip()
-            return f"Provider {short[:40] + ('…' if len(short) > 40 else '')!r}"
+    words = [_short(entry.get(key)) for key in ("name", "id")]
+    shown = [w for w in words if w]
+    if len(shown) == 2 and shown[0] != shown[1]:
+        return f"Provider {shown[0]!r} (id {shown[1]!r})"
+    if shown:
+        return f"Provider {shown[0]!r}"
     return f"Entry {where}"
+
+
+def _short(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        return ""
+    text = value.strip()
+    return text[:40] + ("…" if len(text) > 40 else "")
 
 
 def _fields(error: ProviderInvalid) -> str:
