@@ -555,3 +555,8 @@ def test_memory_storage_forgets_removed_keys() -> None:
     storage.remove("a")
     storage.remove("a")
     assert storage.get("a") is None
+
+
+def test_current_format_models_may_be_a_comma_string() -> None:
+    result = load_state(current(state_json(providers=[provider_json(models="a, b,")])), now=now)
+    assert result.state.providers[0].models == ["a", "b"]
