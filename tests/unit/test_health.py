@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -131,7 +132,7 @@ async def test_backoff_doubles_while_failing_up_to_a_cap(
 
 def test_jitter_stays_within_bounds(router: Router) -> None:
     for value, expected in [(0.0, 54.0), (0.5, 60.0), (0.999999, 66.0)]:
-        monitor = HealthMonitor(router, list, random=lambda v=value: v)
+        monitor = HealthMonitor(router, list, random=functools.partial(float, value))
         assert monitor.delay(0) == pytest.approx(expected, abs=1e-3)
     monitor = HealthMonitor(router, list, random=lambda: 0.0, jitter=0.25, max_interval=100)
     assert monitor.delay(5) == pytest.approx(75)
