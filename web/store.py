@@ -375,14 +375,17 @@ def _load_current(storage: Storage, raw: str, now: float) -> LoadResult:
         version = SCHEMA_VERSION
     backup_key = None
     if version > SCHEMA_VERSION:
-        backup_key = f"{STATE_KEY}.v{version}-backup"
-        if storage.get(backup_key) is None:
-            storage.set(backup_key, raw)
         state.version = version
+        backup_key = _keep_copy(storage, f"{STATE_KEY}.v{version}-backup", raw)
+        where = (
+            f"A copy of the original is kept under {backup_key!r}"
+            if backup_key
+            else "The browser refused to keep a copy of the original, so export before changing"
+        )
         problems.append(
             f"Settings were saved by a newer Detour (format {version}); this version loaded "
-            f"what it understands and keeps the rest. A copy of the original is kept under "
-            f"{backup_key!r}; use the newer Detour to change settings it added."
+            f"what it understands and keeps the rest. {where}; use the newer Detour to change "
+            "settings it added."
         )
     _read_document(data, legacy=version < SCHEMA_VERSION, now=now, state=state, problems=problems)
     migrated = version if version < SCHEMA_VERSION else None
@@ -507,6 +510,16 @@ def _read_quarantined(entry: Any, index: int, now: float) -> QuarantinedEntry:
             rest,
         )
     return QuarantinedEntry(f"quarantine[{index}]", entry, "An unreadable quarantine entry", now)
+
+
+def _keep_copy(storage: Storage, key: str, raw: str) -> str | None:
+    """Keep `raw` under `key` unless a copy is already there; None when storage refuses."""
+    if storage.get(key) is None:
+        try:
+            storage.set(key, raw)
+        except Exception:  # storage full or disabled
+            return None
+    return key
 
 
 def _back_up_unreadable(storage: Storage, raw: str, now: float) -> LoadResult:

@@ -560,3 +560,10 @@ def test_memory_storage_forgets_removed_keys() -> None:
 def test_current_format_models_may_be_a_comma_string() -> None:
     result = load_state(current(state_json(providers=[provider_json(models="a, b,")])), now=now)
     assert result.state.providers[0].models == ["a", "b"]
+
+
+def test_a_newer_version_whose_copy_is_refused_still_loads_and_says_so() -> None:
+    result = load_state(RefusingStorage({STATE_KEY: dump_json(state_json(version=3))}), now=now)
+    assert [p.id for p in result.state.providers] == ["openai"]
+    assert result.backup_key is None
+    assert "refused to keep a copy" in result.problems[0]
