@@ -54,6 +54,7 @@ METADATA_ADDRESSES = frozenset(
         "fd00:ec2::23",
     )
 )
+IPV4_RESERVED = ipaddress.ip_network("240.0.0.0/4")  # incl. broadcast; never an upstream
 NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 _NUMERIC_HOST = re.compile(r"^[0-9a-fA-FxX.]+$")
 
@@ -151,7 +152,7 @@ def address_refusal(address: IPAddress, policy: UpstreamPolicy) -> tuple[str, st
         if refusal is not None:
             rule, reason = refusal
             return rule, f"{address} embeds {inner}: {reason}"
-    if address.is_reserved and not (policy.allow_private and address.is_private):
+    if isinstance(address, ipaddress.IPv4Address) and address in IPV4_RESERVED:
         return "reserved", f"{address} is a reserved address"
     if not address.is_global and not policy.allow_private:
         return (

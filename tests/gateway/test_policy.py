@@ -1,0 +1,211 @@
+"""The relay policy, checked without connecting: hostile URLs, fake DNS answers, the pin."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import httpcore
+import pytest
+
+from gateway.errors import BadRequest, PolicyRefused
+from gateway.pinning import PinnedBackend, pinned
+from gateway.policy import (
+    CachingResolver,
+    CheckedUpstream,
+    UpstreamPolicy,
+    check_upstream,
+    embedded_ipv4,
+    literal_address,
+)
+from tests.gateway.conftest import fake_resolver
+
+STRICT = UpstreamPolicy()
+PRIVATE_OK = UpstreamPolicy(allow_private=True)
+DNS = fake_resolver(
+    {
+        "api.example.com": ["93.184.216.34"],
+        "v6.example.com": ["2606:2800:220:1:248:1893:25c8:1946"],
+        "internal.example.com": ["10.0.0.7"],
+        "mixed.example.com": ["93.184.216.34", "192.168.0.5"],
+        "mixed6.example.com": ["2606:2800:220:1:248:1893:25c8:1946", "::1"],
+        "rebind.example.com": ["127.0.0.1"],
+        "meta.example.com": ["169.254.169.254"],
+        "mapped.example.com": ["::ffff:10.0.0.1"],
+    }
+)
+
+HOSTILE = [
+    ("http://10.0.0.1/v1", "private_address"),
+    ("http://10.255.255.255/", "private_address"),
+    ("http://172.16.0.1/", "private_address"),
+    ("http://172.31.255.254/", "private_address"),
+    ("http://192.168.1.1/", "private_address"),
+    ("http://127.0.0.1:11434/", "private_address"),
+    ("http://127.8.9.10/", "private_address"),
+    ("http://localhost:8080/", "localhost"),
+    ("http://LOCALHOST./", "localhost"),
+    ("http://foo.localhost/", "localhost"),
+    ("http://[::1]/", "private_address"),
+    ("http://169.254.169.254/latest/meta-data/", "metadata"),
+    ("http://169.254.1.1/", "private_address"),
+    ("http://[fd00:ec2::254]/", "metadata"),
+    ("http://metadata.google.internal/computeMetadata/v1/", "metadata"),
+    ("http://METADATA.GOOGLE.INTERNAL./", "metadata"),
+    ("http://2130706433/", "private_address"),
+    ("http://0x7f000001/", "private_address"),
+    ("http://0177.0.0.1/", "private_address"),
+    ("http://127.1/", "private_address"),
+    ("http://0x7f.1/", "private_address"),
+    ("http://[::ffff:127.0.0.1]/", "private_address"),
+    ("http://[::ffff:169.254.169.254]/", "metadata"),
+    ("http://[::127.0.0.1]/", "private_address"),
+    ("http://[64:ff9b::7f00:1]/", "private_address"),
+    ("http://[64:ff9b::a9fe:a9fe]/", "metadata"),
+    ("http://[2002:7f00:1::]/", "private_address"),
+    (
+        "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/",
+        "private_address",
+    ),  # Teredo, client 127.0.0.1
+    ("http://224.0.0.1/", "multicast"),
+    ("http://[ff02::1]/", "multicast"),
+    ("http://0.0.0.0/", "unspecified"),
+    ("http://[::]/", "unspecified"),
+    ("http://100.64.0.1/", "private_address"),
+    ("http://240.0.0.1/", "reserved"),
+    ("http://[fc00::1]/", "private_address"),
+    ("http://[fe80::1]/", "private_address"),
+    ("file:///etc/passwd", "scheme"),
+    ("gopher://example.com:70/_x", "scheme"),
+    ("ftp://example.com/", "scheme"),
+    ("javascript:alert(1)", "scheme"),
+    ("http://internal.example.com/v1", "private_address"),
+    ("http://mixed.example.com/v1", "private_address"),
+    ("https://mixed6.example.com/v1", "private_address"),
+    ("http://rebind.example.com/", "private_address"),
+    ("http://meta.example.com/", "metadata"),
+    ("http://mapped.example.com/", "private_address"),
+    ("http://nxdomain.example.com/", "resolve"),
+]
+
+
+@pytest.mark.parametrize(("url", "rule"), HOSTILE)
+async def test_hostile_upstream_is_refused_naming_the_rule(url: str, rule: str) -> None:
+    with pytest.raises(PolicyRefused) as refused:
+        await check_upstream(url, STRICT, DNS)
+    assert refused.value.code == rule
+    assert rule in refused.value.message
+    assert refused.value.status == 403
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://api.example.com/v1", "http://api.example.com:8080/x", "https://v6.example.com/",
+     "https://93.184.216.34/v1", "https://[2606:2800:220:1:248:1893:25c8:1946]/"],
+)  # fmt: skip
+async def test_public_upstream_passes_with_its_checked_addresses(url: str) -> None:
+    checked = await check_upstream(url, STRICT, DNS)
+    assert checked.addresses
+    assert all(ipaddress.ip_address(a).is_global for a in checked.addresses)
+    assert checked.port in (443, 80, 8080)
+
+
+async def test_private_upstreams_allowed_only_by_setting() -> None:
+    dns = fake_resolver({"localhost": ["127.0.0.1"], "internal.example.com": ["10.0.0.7"]})
+    urls = ["http://127.0.0.1:11434/", "http://localhost:11434/", "http://internal.example.com/",
+            "http://[::1]:8080/", "http://192.168.1.20/", "http://[::ffff:127.0.0.1]/"]  # fmt: skip
+    for url in urls:
+        with pytest.raises(PolicyRefused):
+            await check_upstream(url, STRICT, dns)
+        assert (await check_upstream(url, PRIVATE_OK, dns)).addresses
+
+
+@pytest.mark.parametrize(
+    ("url", "rule"),
+    [("http://169.254.169.254/", "metadata"), ("http://metadata.google.internal/", "metadata"),
+     ("http://[fd00:ec2::254]/", "metadata"), ("http://224.0.0.1/", "multicast"),
+     ("http://0.0.0.0/", "unspecified"), ("file:///etc/passwd", "scheme")],
+)  # fmt: skip
+async def test_metadata_multicast_and_schemes_stay_refused_with_private_allowed(
+    url: str, rule: str
+) -> None:
+    with pytest.raises(PolicyRefused) as refused:
+        await check_upstream(url, PRIVATE_OK, DNS)
+    assert refused.value.code == rule
+
+
+async def test_allowlist_limits_names_and_still_checks_addresses() -> None:
+    policy = UpstreamPolicy(allowlist=frozenset({"api.example.com", "internal.example.com"}))
+    assert (
+        await check_upstream("https://api.example.com/v1", policy, DNS)
+    ).host == "api.example.com"
+    with pytest.raises(PolicyRefused) as other:
+        await check_upstream("https://v6.example.com/v1", policy, DNS)
+    assert other.value.code == "allowlist"
+    with pytest.raises(PolicyRefused) as private:
+        await check_upstream("https://internal.example.com/v1", policy, DNS)
+    assert private.value.code == "private_address"
+
+
+async def test_resolver_is_called_once_per_check() -> None:
+    calls: list[str] = []
+
+    async def counting(host: str, port: int) -> list[str]:
+        calls.append(host)
+        return ["93.184.216.34"]
+
+    await check_upstream("https://api.example.com/v1", STRICT, counting)
+    assert calls == ["api.example.com"]
+    cached = CachingResolver(counting, ttl=60)
+    await cached("api.example.com", 443)
+    await cached("api.example.com", 443)
+    assert calls == ["api.example.com", "api.example.com"]
+
+
+async def test_malformed_urls_are_bad_requests() -> None:
+    for url in ("http://", "https://:80/x", "http://[::1/"):
+        with pytest.raises((BadRequest, PolicyRefused)):
+            await check_upstream(url, STRICT, DNS)
+
+
+def test_literal_spellings_normalize_like_inet_aton() -> None:
+    assert str(literal_address("2130706433")) == "127.0.0.1"
+    assert str(literal_address("0x7f000001")) == "127.0.0.1"
+    assert str(literal_address("0177.0.0.1")) == "127.0.0.1"
+    assert str(literal_address("127.1")) == "127.0.0.1"
+    assert literal_address("api.example.com") is None
+    assert literal_address("deadbeef") is None
+
+
+def test_embedded_ipv4_is_extracted_from_every_ipv6_form() -> None:
+    def inner(text: str) -> list[str]:
+        return [str(a) for a in embedded_ipv4(ipaddress.ip_address(text))]
+
+    assert "127.0.0.1" in inner("::ffff:127.0.0.1")
+    assert "127.0.0.1" in inner("::127.0.0.1")
+    assert "127.0.0.1" in inner("2002:7f00:1::")
+    assert "127.0.0.1" in inner("64:ff9b::7f00:1")
+    assert "127.0.0.1" in inner("2001:0:4136:e378:8000:63bf:80ff:fffe")
+    assert inner("2606:2800:220:1:248:1893:25c8:1946") == []
+
+
+async def test_pinned_backend_refuses_names_that_were_not_checked() -> None:
+    backend = PinnedBackend()
+    with pytest.raises(httpcore.ConnectError, match="not checked"):
+        await backend.connect_tcp("api.example.com", 443)
+    other = CheckedUpstream("https://a.example/", "https", "a.example", 443, ("93.184.216.34",))
+    with pinned(other), pytest.raises(httpcore.ConnectError, match="not checked"):
+        await backend.connect_tcp("b.example", 443)
+
+
+async def test_pinned_backend_connects_to_the_checked_address_not_the_name(
+    upstream: str,
+) -> None:
+    port = int(upstream.rsplit(":", 1)[1])
+    # The name would resolve elsewhere (or nowhere); the pin says 127.0.0.1.
+    checked = CheckedUpstream(
+        f"http://provider.test:{port}/", "http", "provider.test", port, ("127.0.0.1",)
+    )
+    backend = PinnedBackend()
+    with pinned(checked):
+        stream = await backend.connect_tcp("provider.test", port, timeout=2)
+    await stream.aclose()
