@@ -128,7 +128,11 @@ _TEMPLATES: tuple[Template, ...] = (
         routing=Routing.GATEWAY,
         headers=_h(Accept_Language="en-US,en"),
         known_models=(
+            "glm-5.1",
+            "glm-5",
+            "glm-5-turbo",
             "glm-4.7",
+            "glm-4.7-flash",
             "glm-4.6",
             "glm-4.6v",
             "glm-4.5",
