@@ -138,6 +138,10 @@ def import_providers(text: str, existing: list[Provider]) -> ImportResult:
             result.skipped.append(SkippedEntry(label, why))
             continue
         merger.merge(provider, same_id_only=True)
+    for provider in result.added:
+        template = get_template(provider.template)
+        if not provider.api_key and template is not None and template.needs_key:
+            result.notes.append(f"Set the key for {provider.name} by hand (the file has none).")
     return merger.finish()
 
 

@@ -410,3 +410,11 @@ def test_another_id_on_a_saved_endpoint_is_added_beside_it() -> None:
     result = import_providers(json.dumps(doc), saved())
     assert [p.id for p in result.added] == ["second-account"]
     assert len(result.providers) == 3
+
+
+def test_providers_imported_without_keys_are_named_in_notes() -> None:
+    result = import_providers(export_providers(saved()), [])
+    assert result.notes == [
+        "Set the key for OpenAI by hand (the file has none).",
+        "Set the key for Z.ai by hand (the file has none).",
+    ]
