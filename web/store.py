@@ -346,8 +346,13 @@ def state_to_dict(state: AppState) -> dict[str, Any]:
 
 
 def dump_json(value: Any) -> str:
-    """Compact JSON, non-ASCII kept as is, the way Detour writes everything it saves."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    """Compact JSON with non-ASCII kept as is, escaped only if it holds lone surrogates."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # the page cannot hand such a string to localStorage
+        text = json.dumps(value, separators=(",", ":"))
+    return text
 
 
 def _load_current(storage: Storage, raw: str, now: float) -> LoadResult:

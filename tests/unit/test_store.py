@@ -567,3 +567,18 @@ def test_a_newer_version_whose_copy_is_refused_still_loads_and_says_so() -> None
     assert [p.id for p in result.state.providers] == ["openai"]
     assert result.backup_key is None
     assert "refused to keep a copy" in result.problems[0]
+
+
+def test_lone_surrogates_are_saved_escaped_so_the_page_can_store_them() -> None:
+    storage = current(state_json(notes="caf\u00e9"))
+    storage.data[STATE_KEY] = storage.data[STATE_KEY].replace("café", "\\ud800")
+    state = load_state(storage, now=now).state
+    save_state(storage, state)
+    assert '"notes":"\\ud800"' in storage.data[STATE_KEY]
+    assert load_state(storage, now=now).state.extra == {"notes": "\ud800"}
+
+
+def test_non_ascii_text_is_saved_as_is() -> None:
+    storage = current(state_json(notes="café ✓"))
+    save_state(storage, load_state(storage, now=now).state)
+    assert '"notes":"café ✓"' in storage.data[STATE_KEY]
