@@ -141,6 +141,9 @@ class ChatSession:
             self.provider, self.model, self.conversation.wire_messages(), self.params
         )
         start = clock.now()
+        if self._stop.is_set():  # cancelled before it began: send nothing
+            self.reply.stopped = True
+            return
         routed = await self.router.send(self.provider, call)
         self._response = routed.response
         finished = False

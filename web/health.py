@@ -144,8 +144,8 @@ class HealthMonitor:
     async def run(self) -> None:
         """Check on schedule until cancelled; wait while paused."""
         while True:
+            self._wake.clear()  # pause/resume from here on cut the coming sleep short
             if self._paused:
-                self._wake.clear()
                 await self._wake.wait()
                 continue
             await self.step()
@@ -167,7 +167,6 @@ class HealthMonitor:
         self._wake.set()
 
     async def _sleep(self, seconds: float) -> None:
-        self._wake.clear()
         waker = asyncio.ensure_future(self._wake.wait())
         sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
         try:

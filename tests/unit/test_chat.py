@@ -303,3 +303,11 @@ def test_conversation_from_bad_json_keeps_what_it_can() -> None:
 def test_unknown_role_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown role"):
         Conversation().add("wizard", "x")
+
+
+async def test_cancel_before_start_sends_nothing(net: Net, router: Router, zai: Provider) -> None:
+    chat = conversation()
+    session = ChatSession(router, zai, "m", chat)
+    session.cancel()
+    assert [u async for u in session.stream()] == []
+    assert net.requests == [] and len(chat.messages) == 2 and session.reply.stopped

@@ -330,3 +330,16 @@ def test_dialect_for(value: Dialect | str, kind: type) -> None:
     assert isinstance(dialect_for(value), kind)
     provider: Provider = make_provider(dialect=Dialect(value))
     assert isinstance(dialect_for(provider), kind)
+
+
+@pytest.mark.parametrize("dialect", [OPENAI, ANTHROPIC])
+def test_answers_of_the_wrong_shape_are_protocol_errors(dialect: WireDialect) -> None:
+    with pytest.raises(ProtocolError, match="unexpected shape"):
+        dialect.parse_reply(b'{"choices": [{"message": 3}], "content": [3]}')
+    decoder = StreamDecoder(dialect)
+    with pytest.raises(ProtocolError, match="unexpected shape"):
+        decoder.feed(b'data: {"choices": [3], "type": "message_start", "message": 3}\n\n')
+    decoder = StreamDecoder(dialect)
+    decoder.feed(b'data: {"choices": [3], "type": "message_start", "message": 3}')
+    with pytest.raises(ProtocolError, match="unexpected shape"):
+        decoder.close()

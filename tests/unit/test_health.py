@@ -280,3 +280,35 @@ async def test_an_unexpected_failure_is_recorded_not_raised(
     net.on(ZAI, RuntimeError("kaboom"))
     health = await monitor.check_now("zai")
     assert health.failures == 1 and health.last_error == "the check failed: kaboom"
+
+
+async def test_pause_and_resume_during_a_check_are_not_lost(
+    clock: FakeClock, gateway: GatewaySwitch
+) -> None:
+    gate = asyncio.Event()
+    calls: list[str] = []
+
+    async def held() -> Response:
+        await gate.wait()
+        return MemoryResponse(json_body=MODELS)
+
+    def handler(request: Request) -> Response | Awaitable[Response]:
+        calls.append(request.url)
+        return held() if len(calls) == 1 else MemoryResponse(json_body=MODELS)
+
+    gateway.config = None
+    router = Router(MockTransport(handler), gateway, clock)
+    provider = make_provider(routing=Routing.DIRECT)
+    monitor = HealthMonitor(router, lambda: [provider], random=lambda: 0.5)
+    runner = asyncio.ensure_future(monitor.run())
+    await settle()
+    monitor.pause()  # while the first check is still waiting for its answer
+    gate.set()
+    await settle()
+    await clock.run_for(300, step=60)
+    assert len(calls) == 1
+    monitor.resume()
+    await settle()
+    assert len(calls) == 2
+    runner.cancel()
+    await settle()

@@ -20,6 +20,7 @@ from web.dialects.base import (
     TextDelta,
     Usage,
     error_message,
+    expecting,
     json_body,
     load_json,
     request_headers,
@@ -47,17 +48,18 @@ class AnthropicDialect:
 
     def parse_models(self, body: bytes) -> ModelPage:
         """Read `{"data":[{"id","display_name"}],"has_more","last_id"}`."""
-        data = load_json(body, "the model list")
-        items = data.get("data") if isinstance(data, dict) else None
-        if not isinstance(items, list):
-            raise ProtocolError(f"The model list has an unexpected shape: {str(data)[:80]!r}")
-        models = [
-            ModelInfo(item["id"], str(item.get("display_name") or ""))
-            for item in items
-            if isinstance(item, dict) and isinstance(item.get("id"), str) and item["id"]
-        ]
-        more = data.get("has_more") is True and models
-        return ModelPage(models, str(data.get("last_id") or models[-1].id) if more else None)
+        with expecting("the model list"):
+            data = load_json(body, "the model list")
+            items = data.get("data") if isinstance(data, dict) else None
+            if not isinstance(items, list):
+                raise ProtocolError(f"The model list has an unexpected shape: {str(data)[:80]!r}")
+            models = [
+                ModelInfo(item["id"], str(item.get("display_name") or ""))
+                for item in items
+                if isinstance(item, dict) and isinstance(item.get("id"), str) and item["id"]
+            ]
+            more = data.get("has_more") is True and models
+            return ModelPage(models, str(data.get("last_id") or models[-1].id) if more else None)
 
     def chat_call(
         self,
@@ -97,23 +99,24 @@ class AnthropicDialect:
 
     def parse_reply(self, body: bytes) -> Reply:
         """Read a non-streamed message."""
-        data = load_json(body, "the chat request")
-        if not isinstance(data, dict) or data.get("type") == "error":
-            raise ProtocolError(f"The reply is not a message: {error_message(body)}")
-        text: list[str] = []
-        reasoning: list[str] = []
-        for block in data.get("content") or []:
-            if block.get("type") == "text":
-                text.append(block.get("text", ""))
-            elif block.get("type") == "thinking":
-                reasoning.append(block.get("thinking", ""))
-        usage = data.get("usage") or {}
-        return Reply(
-            "".join(text),
-            "".join(reasoning),
-            Usage(usage.get("input_tokens"), usage.get("output_tokens")) if usage else None,
-            data.get("stop_reason"),
-        )
+        with expecting("the chat request"):
+            data = load_json(body, "the chat request")
+            if not isinstance(data, dict) or data.get("type") == "error":
+                raise ProtocolError(f"The reply is not a message: {error_message(body)}")
+            text: list[str] = []
+            reasoning: list[str] = []
+            for block in data.get("content") or []:
+                if block.get("type") == "text":
+                    text.append(block.get("text", ""))
+                elif block.get("type") == "thinking":
+                    reasoning.append(block.get("thinking", ""))
+            usage = data.get("usage") or {}
+            return Reply(
+                "".join(text),
+                "".join(reasoning),
+                Usage(usage.get("input_tokens"), usage.get("output_tokens")) if usage else None,
+                data.get("stop_reason"),
+            )
 
     def error_message(self, body: bytes) -> str:
         """The message in `{"type":"error","error":{"type","message"}}` (or any body)."""

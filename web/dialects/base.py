@@ -5,7 +5,8 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -163,11 +164,22 @@ class StreamDecoder:
 
     def feed(self, chunk: bytes) -> list[ReplyEvent]:
         """Parse a chunk; return the reply events it completed."""
-        return [e for event in self._sse.feed(chunk) for e in self._decoder.decode(event)]
+        with expecting("the chat request"):
+            return [e for event in self._sse.feed(chunk) for e in self._decoder.decode(event)]
 
     def close(self) -> list[ReplyEvent]:
         """End of stream: return whatever the last bytes completed."""
-        return [e for event in self._sse.close() for e in self._decoder.decode(event)]
+        with expecting("the chat request"):
+            return [e for event in self._sse.close() for e in self._decoder.decode(event)]
+
+
+@contextmanager
+def expecting(what: str) -> Iterator[None]:
+    """Turn an answer of the wrong shape into a `ProtocolError` naming what was expected."""
+    try:
+        yield
+    except (AttributeError, TypeError, KeyError, IndexError) as error:
+        raise ProtocolError(f"The answer to {what} has an unexpected shape ({error})") from error
 
 
 def load_json(body: bytes | str, what: str) -> Any:

@@ -19,6 +19,7 @@ from web.dialects.base import (
     TextDelta,
     Usage,
     error_message,
+    expecting,
     json_body,
     load_json,
     request_headers,
@@ -41,20 +42,21 @@ class OpenAIDialect:
 
     def parse_models(self, body: bytes) -> ModelPage:
         """Read `{"data":[{"id"}]}`, a bare list, or Ollama's `{"models":[{"name"}]}`."""
-        data = load_json(body, "the model list")
-        items = data.get("data", data.get("models")) if isinstance(data, dict) else data
-        if not isinstance(items, list):
-            raise ProtocolError(f"The model list has an unexpected shape: {str(data)[:80]!r}")
-        models: list[ModelInfo] = []
-        for item in items:
-            if isinstance(item, str):
-                models.append(ModelInfo(item))
-            elif isinstance(item, dict):
-                model_id = item.get("id") or item.get("model") or item.get("name")
-                if isinstance(model_id, str) and model_id:
-                    name = item.get("name") if item.get("name") != model_id else ""
-                    models.append(ModelInfo(model_id, name if isinstance(name, str) else ""))
-        return ModelPage(models)
+        with expecting("the model list"):
+            data = load_json(body, "the model list")
+            items = data.get("data", data.get("models")) if isinstance(data, dict) else data
+            if not isinstance(items, list):
+                raise ProtocolError(f"The model list has an unexpected shape: {str(data)[:80]!r}")
+            models: list[ModelInfo] = []
+            for item in items:
+                if isinstance(item, str):
+                    models.append(ModelInfo(item))
+                elif isinstance(item, dict):
+                    model_id = item.get("id") or item.get("model") or item.get("name")
+                    if isinstance(model_id, str) and model_id:
+                        name = item.get("name") if item.get("name") != model_id else ""
+                        models.append(ModelInfo(model_id, name if isinstance(name, str) else ""))
+            return ModelPage(models)
 
     def chat_call(
         self,
@@ -89,19 +91,20 @@ class OpenAIDialect:
 
     def parse_reply(self, body: bytes) -> Reply:
         """Read a non-streamed `chat.completion`."""
-        data = load_json(body, "the chat request")
-        if not isinstance(data, dict) or "error" in data:
-            raise ProtocolError(f"The reply is not a chat completion: {error_message(body)}")
-        choices = data.get("choices") or [{}]
-        choice = choices[0] if isinstance(choices[0], dict) else {}
-        message = choice.get("message") or {}
-        reasoning = next((message[f] for f in _REASONING_FIELDS if message.get(f)), "")
-        return Reply(
-            text=message.get("content") or "",
-            reasoning=reasoning,
-            usage=_usage(data.get("usage")),
-            finish_reason=choice.get("finish_reason"),
-        )
+        with expecting("the chat request"):
+            data = load_json(body, "the chat request")
+            if not isinstance(data, dict) or "error" in data:
+                raise ProtocolError(f"The reply is not a chat completion: {error_message(body)}")
+            choices = data.get("choices") or [{}]
+            choice = choices[0] if isinstance(choices[0], dict) else {}
+            message = choice.get("message") or {}
+            reasoning = next((message[f] for f in _REASONING_FIELDS if message.get(f)), "")
+            return Reply(
+                text=message.get("content") or "",
+                reasoning=reasoning,
+                usage=_usage(data.get("usage")),
+                finish_reason=choice.get("finish_reason"),
+            )
 
     def error_message(self, body: bytes) -> str:
         """The message in an OpenAI-shaped (or any) error body."""
