@@ -362,6 +362,9 @@ def provider_from_template(
     taken = list(existing_ids)
     new_id = unique_id(provider_id or template.id, taken)
     default_name = template.name
+    for choice in template.alternative_base_urls:
+        if base_url is not None and choice.url.rstrip("/") == base_url.strip().rstrip("/"):
+            default_name = f"{template.name} ({choice.label})"
     if provider_id is None and new_id != template.id:
         default_name = f"{template.name} {new_id.rsplit('-', 1)[-1]}"
     provider = Provider(

@@ -156,6 +156,7 @@ def test_an_explicit_id_and_name_are_used() -> None:
 def test_the_zai_coding_plan_url_can_be_chosen() -> None:
     provider = provider_from_template("zai", base_url="https://api.z.ai/api/coding/paas/v4")
     assert provider.base_url == "https://api.z.ai/api/coding/paas/v4"
+    assert provider.name == "Z.ai (coding plan)"
 
 
 def test_custom_without_a_url_is_refused_with_the_field_named() -> None:
