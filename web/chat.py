@@ -26,7 +26,7 @@ from web.dialects import (
 )
 from web.errors import RouteError
 from web.providers import Provider
-from web.routing import Router
+from web.routing import RoutedResponse, Router
 from web.transport import Response
 
 CHARS_PER_TOKEN = 4  # rough estimate when the provider reports no usage
@@ -99,6 +99,7 @@ class ReplyStats:
     finish_reason: str | None
     stopped: bool = False
     error: str = ""
+    gateway_overhead_ms: float | None = None
 
 
 ChatUpdate = TextDelta | ReasoningDelta | ReplyStats
@@ -173,15 +174,15 @@ class ChatSession:
             raise
         except asyncio.CancelledError:
             self._stop.set()
-            self._end(start, routed.route, routed.fallback)
+            self._end(start, routed)
             finished = True
             raise
         finally:
             with contextlib.suppress(Exception):
                 await routed.response.aclose()
             if not finished and self.stats is None and self._stop.is_set():
-                self._end(start, routed.route, routed.fallback)
-        stats = self.stats or self._end(start, routed.route, routed.fallback)
+                self._end(start, routed)
+        stats = self.stats or self._end(start, routed)
         yield stats
 
     async def _events(
@@ -212,7 +213,7 @@ class ChatSession:
         finally:
             stopper.cancel()
 
-    def _end(self, start: float, route: str, fallback: bool) -> ReplyStats:
+    def _end(self, start: float, routed: RoutedResponse) -> ReplyStats:
         now = self.router.clock.now()
         stopped = self._stop.is_set()
         reply = self.reply
@@ -224,8 +225,8 @@ class ChatSession:
         self.stats = ReplyStats(
             provider_id=self.provider.id,
             model=self.model,
-            route=route,
-            fallback=fallback,
+            route=routed.route,
+            fallback=routed.fallback,
             ttft_ms=(self._first_at - start) * 1000 if self._first_at is not None else None,
             duration_ms=(now - start) * 1000,
             prompt_tokens=self._usage.prompt_tokens if self._usage else None,
@@ -235,6 +236,7 @@ class ChatSession:
             finish_reason=self._finish,
             stopped=stopped,
             error=reply.error,
+            gateway_overhead_ms=routed.gateway_overhead_ms,
         )
         if reply.content or reply.reasoning or not reply.error:
             self.conversation.messages.append(reply)

@@ -75,6 +75,14 @@ class RoutedResponse:
     route: Route
     fallback: bool = False
 
+    @property
+    def gateway_overhead_ms(self) -> float | None:
+        """The gateway's own cost, from its `x-detour-overhead-ms` header, if it sent one."""
+        try:
+            return float(self.response.headers["x-detour-overhead-ms"])
+        except (KeyError, ValueError):
+            return None
+
 
 @dataclass(frozen=True)
 class Remembered:

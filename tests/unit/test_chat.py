@@ -82,6 +82,7 @@ async def test_openai_stream_yields_deltas_and_stats_from_usage(
         False,
     )
     assert stats.error == "" and stats.model == "gpt-4o-mini" and stats.provider_id == "zai"
+    assert stats.gateway_overhead_ms is None
     assert chat.messages[-1] == Message(
         "assistant", "Bonjour à vous 👋", model="gpt-4o-mini", provider_id="zai"
     )
@@ -96,12 +97,15 @@ async def test_reasoning_stream_over_the_gateway(net: Net, router: Router, zai: 
     net.on(ZAI_CHAT, Unreachable("Failed to fetch"))
     net.on(
         f"{GATEWAY_URL}/relay/chat/completions",
-        lambda _: MemoryResponse(headers=SSE, body=sample("zai_glm_stream.txt")),
+        lambda _: MemoryResponse(
+            headers={**SSE, "x-detour-overhead-ms": "1.5"}, body=sample("zai_glm_stream.txt")
+        ),
     )
     chat = conversation()
     text, reasoning, stats = await collect(stream_reply(router, zai, "glm-4.6", chat))
     assert (text, reasoning) == ("\n你好\uff01", "\n用户在打招呼。")
     assert (stats.route, stats.fallback, stats.completion_tokens) == ("gateway", True, 14)
+    assert stats.gateway_overhead_ms == 1.5
     assert chat.messages[-1].reasoning == "\n用户在打招呼。"
 
 
