@@ -20,7 +20,7 @@ from web.dialects import (
     WireDialect,
     dialect_for,
 )
-from web.dialects.base import Call, Reply, error_message, excerpt
+from web.dialects.base import MODELS_TIMEOUT, Call, Reply, error_message, excerpt
 from web.errors import ProtocolError
 from web.providers import Dialect, Provider
 from web.sse import SseEvent
@@ -172,7 +172,9 @@ def test_openai_chat_call_without_usage_option_key_or_stream() -> None:
 
 def test_models_call_has_no_body_headers() -> None:
     call = OPENAI.models_call(make_provider())
-    assert call == Call("GET", "models", {"Authorization": "Bearer sk-test-key-1234"})
+    assert call == Call(
+        "GET", "models", {"Authorization": "Bearer sk-test-key-1234"}, timeout=MODELS_TIMEOUT
+    )
     assert call.json() is None
 
 

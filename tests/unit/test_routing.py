@@ -48,6 +48,7 @@ async def test_direct_ok_returns_the_unread_body(
     assert routed.response is response and not response.closed
     assert net.urls() == [DIRECT]
     assert net.requests[0].headers == {"Authorization": "Bearer sk-test-key-1234"}
+    assert net.requests[0].timeout == 20.0
     assert events == [RouteChosen("zai", "Z.ai", "direct", "set to direct")]
     assert router.remembered_routes() == {}
 
@@ -116,7 +117,7 @@ async def test_gateway_without_token_sends_no_token_header(
     provider = make_provider(routing=Routing.GATEWAY)
     net.on(RELAY, ok_json(MODELS))
     await router.send(provider, models_call(provider))
-    assert net.requests[0].url == RELAY
+    assert net.requests[0].url == RELAY and net.requests[0].timeout == 20.0
     assert "X-Detour-Token" not in net.requests[0].headers
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 from web.dialects.base import (
+    MODELS_TIMEOUT,
     Call,
     ChatParams,
     Finish,
@@ -44,7 +45,7 @@ class AnthropicDialect:
         path = f"models?limit={MODELS_PAGE}"
         if after:
             path += f"&after_id={quote(after, safe='')}"
-        return Call("GET", path, _headers(provider, body=False))
+        return Call("GET", path, _headers(provider, body=False), timeout=MODELS_TIMEOUT)
 
     def parse_models(self, body: bytes) -> ModelPage:
         """Read `{"data":[{"id","display_name"}],"has_more","last_id"}`."""

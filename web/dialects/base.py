@@ -14,6 +14,8 @@ from web.errors import ProtocolError
 from web.providers import Provider
 from web.sse import SseEvent, SseParser
 
+MODELS_TIMEOUT = 20.0  # seconds; a model list is small, so a slower answer is a stall
+
 
 @dataclass(frozen=True)
 class Call:

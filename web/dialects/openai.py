@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from web.dialects.base import (
+    MODELS_TIMEOUT,
     Call,
     ChatParams,
     Finish,
@@ -38,7 +39,7 @@ class OpenAIDialect:
 
     def models_call(self, provider: Provider, *, after: str | None = None) -> Call:
         """`GET models` (the OpenAI API has no paging; `after` is ignored)."""
-        return Call("GET", "models", _headers(provider, body=False))
+        return Call("GET", "models", _headers(provider, body=False), timeout=MODELS_TIMEOUT)
 
     def parse_models(self, body: bytes) -> ModelPage:
         """Read `{"data":[{"id"}]}`, a bare list, or Ollama's `{"models":[{"name"}]}`."""
