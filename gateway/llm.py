@@ -19,6 +19,8 @@ from time import perf_counter
 from types import ModuleType
 from typing import Any, NoReturn
 
+import httpx
+
 from gateway.config import ModelEntry, ModelList
 from gateway.errors import GatewayError, NotFound, Unreachable, UpstreamTimeout, openai_error
 from gateway.timing import Timing
@@ -73,16 +75,30 @@ class UpstreamFailure(Exception):
         return openai_error(self.message, ERROR_TYPES.get(self.status, "api_error"), self.status)
 
 
+def cause_chain(exc: BaseException) -> list[BaseException]:
+    """The exception and what caused it (LiteLLM reports a refused connection as a 500)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 12:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
 def translate_error(exc: BaseException, model: str) -> GatewayError | UpstreamFailure:
     """Map a LiteLLM exception to the gateway's answer (status kept where the upstream gave one)."""
+    import openai  # loaded with LiteLLM, which depends on it
     from litellm import exceptions as llm_errors
 
     message = getattr(exc, "message", None) or str(exc) or exc.__class__.__name__
-    if isinstance(exc, llm_errors.Timeout | asyncio.TimeoutError):
+    causes = cause_chain(exc)
+    timeouts = (llm_errors.Timeout, openai.APITimeoutError, httpx.TimeoutException, TimeoutError)
+    unreachable = (openai.APIConnectionError, httpx.TransportError, ConnectionError)
+    if any(isinstance(c, timeouts) for c in causes):
         return UpstreamTimeout(
             f"model {model}: the upstream did not answer in time", code="upstream_timeout"
         )
-    if isinstance(exc, llm_errors.APIConnectionError):
+    if any(isinstance(c, unreachable) for c in causes):
         return Unreachable(
             f"model {model}: the upstream is unreachable: {message}", code="upstream_unreachable"
         )
