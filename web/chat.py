@@ -125,7 +125,6 @@ class ChatSession:
         self.reply = Message("assistant", "", model=model, provider_id=provider.id)
         self.stats: ReplyStats | None = None
         self._stop = asyncio.Event()
-        self._response: Response | None = None
         self._usage: Usage | None = None
         self._finish: str | None = None
         self._first_at: float | None = None
@@ -146,7 +145,6 @@ class ChatSession:
             self.reply.stopped = True
             return
         routed = await self.router.send(self.provider, call)
-        self._response = routed.response
         finished = False
         events = self._events(routed.response, StreamDecoder(dialect))
         try:
@@ -195,6 +193,7 @@ class ChatSession:
             return
         chunks = response.aiter_bytes().__aiter__()
         stopper = asyncio.ensure_future(self._stop.wait())
+        reading: asyncio.Future[bytes] | None = None
         try:
             while True:
                 reading = asyncio.ensure_future(chunks.__anext__())
@@ -212,6 +211,8 @@ class ChatSession:
                 yield event
         finally:
             stopper.cancel()
+            if reading is not None and not reading.done():
+                reading.cancel()  # cancelled while waiting: stop the read too
 
     def _end(self, start: float, routed: RoutedResponse) -> ReplyStats:
         now = self.router.clock.now()

@@ -29,13 +29,18 @@ class ScriptedResponse:
         self.clock = clock
         self.closed = False
         self.read = 0
+        self.read_cancelled = False
 
     async def aiter_bytes(self) -> AsyncIterator[bytes]:
         for step in self.steps:
             if isinstance(step, float):
                 self.clock.advance(step)
             elif isinstance(step, asyncio.Event):
-                await step.wait()
+                try:
+                    await step.wait()
+                except asyncio.CancelledError:
+                    self.read_cancelled = True
+                    raise
             else:
                 self.read += 1
                 yield step
@@ -233,6 +238,8 @@ async def test_cancel_stops_reading_at_once_and_keeps_the_partial_reply(
     stats = updates[-1]
     assert isinstance(stats, ReplyStats) and stats.stopped
     assert response.closed and response.read == 1
+    await settle()
+    assert response.read_cancelled
     assert chat.messages[-1].content == "Hel" and chat.messages[-1].stopped
     assert session.reply.stopped
 
@@ -250,7 +257,9 @@ async def test_task_cancellation_stops_and_keeps_the_partial_reply(
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert response.closed
+    await settle()
+    assert response.closed and response.read_cancelled  # no read left running behind
+
     assert chat.messages[-1].content == "Hel" and chat.messages[-1].stopped
 
 
