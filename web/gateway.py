@@ -71,11 +71,12 @@ class GatewayStatus:
     name: str = ""
     auth_required: bool = False
     models: int = 0
+    relay_enabled: bool = True
 
     @property
     def relay(self) -> bool:
         """Whether page-configured providers can take the detour through it."""
-        return self.kind is GatewayKind.DETOUR
+        return self.kind is GatewayKind.DETOUR and self.relay_enabled
 
 
 def no_relay_message(config: GatewayConfig) -> str:
@@ -109,6 +110,7 @@ async def check_gateway(
             name=str(data.get("name", "")),
             auth_required=data.get("auth_required") is True,
             models=data["models"] if isinstance(data.get("models"), int) else 0,
+            relay_enabled=data.get("relay") is not False,
         )
     try:
         live = await transport.send(
@@ -179,7 +181,8 @@ def gateway_error(
             route="gateway",
         )
     hints = {
-        "limit": "the gateway's limit was reached; wait and retry, or ask its operator",
+        "limit": "the request is larger than the gateway accepts; shorten the conversation, "
+        "or ask the gateway's operator to raise its limit",
         "bad_request": "the gateway could not read the request; check the provider settings",
         "not_found": "the gateway does not serve this path; update the gateway",
     }

@@ -29,6 +29,7 @@ from web.errors import (
 )
 from web.events import EventSink, RouteChosen, RouteFallback, RouteForgotten, failure_words
 from web.gateway import (
+    GATEWAY_TEMPLATE,
     GatewayConfig,
     GatewayKind,
     GatewayStatus,
@@ -330,6 +331,14 @@ class Router:
             body = await response.aread()
         finally:
             await response.aclose()
+        detail = dialect_for(provider).error_message(body)
+        kind = response.headers.get("x-detour-error")
+        if config is None and provider.template == GATEWAY_TEMPLATE and kind == "gateway_auth":
+            raise GatewayUnusable(
+                f"{provider.name} refused its token ({detail})",
+                hint="fix the gateway token in Settings",
+                route=route,
+            )
         if config is not None:
             mapped = gateway_error(config, provider, response.status, response.headers, body)
             if mapped is not None:
@@ -337,7 +346,6 @@ class Router:
             status = await self.gateway_status()
             if status is not None and status.kind is GatewayKind.LITELLM:
                 raise GatewayUnusable(no_relay_message(config), route=route)
-        detail = dialect_for(provider).error_message(body)
         message = f"{provider.name} answered HTTP {response.status}: {detail}"
         text = body.decode("utf-8", "replace")
         if response.status in (401, 403):

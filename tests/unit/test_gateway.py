@@ -73,10 +73,11 @@ async def test_something_else_at_the_url_is_not_a_gateway(
 async def test_auth_required_and_odd_model_count(net: Net, gateway_config: GatewayConfig) -> None:
     net.on(
         f"{GATEWAY_URL}/health",
-        ok_json({**DETOUR_HEALTH, "auth_required": True, "models": "many"}),
+        ok_json({**DETOUR_HEALTH, "auth_required": True, "models": "many", "relay": False}),
     )
     found = await check_gateway(net.transport, gateway_config)
     assert found.auth_required and found.models == 0
+    assert found.kind is GatewayKind.DETOUR and not found.relay
 
 
 def test_gateway_provider_is_a_direct_openai_provider() -> None:

@@ -16,6 +16,7 @@ from web.errors import (
     Unreachable,
 )
 from web.events import Event, RouteChosen, RouteFallback, RouteForgotten
+from web.gateway import GatewayConfig, gateway_provider
 from web.providers import Provider, Routing
 from web.routing import GATEWAY_TTL, Route, Router
 from web.transport import MemoryResponse
@@ -174,7 +175,7 @@ async def test_stock_litellm_proxy_as_gateway_is_unusable_and_remembered(
         ("gateway_auth", GatewayUnusable, "fix the gateway token in Settings"),
         ("unreachable", Unreachable, "unreachable from the gateway at gw.example.test"),
         ("timeout", TimedOut, "did not answer the gateway at gw.example.test in time"),
-        ("limit", HttpError, "the gateway's limit was reached"),
+        ("limit", HttpError, "larger than the gateway accepts"),
         ("bad_request", HttpError, "could not read the request"),
         ("not_found", HttpError, "update the gateway"),
         ("something_new", HttpError, "see the gateway's logs"),
@@ -493,3 +494,28 @@ def test_reworded_keeps_http_details() -> None:
     new = reworded(error, "new", hint="do this")
     assert (new.status, new.body, new.route, str(new)) == (401, "body", "direct", "new — do this")
     assert str(error) == "old — check the API key in this provider's settings"
+
+
+async def test_gateway_provider_with_a_wrong_token_says_fix_it_in_settings(
+    net: Net, router: Router, gateway_config: GatewayConfig
+) -> None:
+    provider = gateway_provider(gateway_config)
+    net.on(
+        f"{GATEWAY_URL}/v1/models",
+        status(401, {"error": {"message": "wrong token"}}, {"x-detour-error": "gateway_auth"}),
+    )
+    with pytest.raises(GatewayUnusable, match="fix the gateway token in Settings") as caught:
+        await router.send(provider, models_call(provider))
+    assert "Gateway refused its token (wrong token" in str(caught.value)
+
+
+async def test_gateway_provider_other_errors_are_plain_http_errors(
+    net: Net, router: Router, gateway_config: GatewayConfig
+) -> None:
+    provider = gateway_provider(gateway_config)
+    net.on(
+        f"{GATEWAY_URL}/v1/models",
+        status(404, {"error": {"message": "no such model"}}, {"x-detour-error": "not_found"}),
+    )
+    with pytest.raises(HttpError, match="Gateway answered HTTP 404: no such model"):
+        await router.send(provider, models_call(provider))
