@@ -112,8 +112,6 @@ async def test_gateway_relays_the_same_request(net: Net, router: Router) -> None
 async def test_gateway_without_token_sends_no_token_header(
     net: Net, router: Router, gateway: GatewaySwitch
 ) -> None:
-    from web.gateway import GatewayConfig
-
     gateway.config = GatewayConfig(GATEWAY_URL + "/")
     provider = make_provider(routing=Routing.GATEWAY)
     net.on(RELAY, ok_json(MODELS))
