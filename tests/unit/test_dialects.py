@@ -345,3 +345,13 @@ def test_answers_of_the_wrong_shape_are_protocol_errors(dialect: WireDialect) ->
     decoder.feed(b'data: {"choices": [3], "type": "message_start", "message": 3}')
     with pytest.raises(ProtocolError, match="unexpected shape"):
         decoder.close()
+
+
+def test_groq_usage_on_its_last_chunk() -> None:
+    chunk = {
+        "choices": [{"delta": {}, "finish_reason": "stop"}],
+        "x_groq": {"id": "req_1", "usage": {"prompt_tokens": 9, "completion_tokens": 3}},
+    }
+    events = OPENAI.stream_decoder().decode(SseEvent(json.dumps(chunk)))
+    assert events == [Finish("stop"), Usage(9, 3)]
+    assert OPENAI.stream_decoder().decode(SseEvent('{"choices": [], "x_groq": 1}')) == []

@@ -142,7 +142,10 @@ class OpenAIStreamDecoder:
                 events.append(TextDelta(delta["content"]))
             if choice.get("finish_reason"):
                 events.append(Finish(str(choice["finish_reason"])))
-        usage = _usage(chunk.get("usage"))
+        groq = chunk.get("x_groq")  # Groq reports usage here on its last chunk
+        usage = _usage(
+            chunk.get("usage") or (groq.get("usage") if isinstance(groq, dict) else None)
+        )
         if usage is not None:
             events.append(usage)
         return events
