@@ -98,7 +98,8 @@ async def check_gateway(
         return GatewayStatus(
             GatewayKind.UNREACHABLE,
             config.url,
-            f"The gateway at {config.host} did not answer ({error.message})",
+            f"The gateway at {config.host} did not answer ({error.message}); check the gateway "
+            "URL in Settings and that the gateway is running",
         )
     data = _json_object(body)
     if response.status == 200 and data.get("service") == SERVICE_NAME:

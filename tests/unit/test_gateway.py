@@ -57,7 +57,10 @@ async def test_dead_gateway_is_unreachable(
     net.on(f"{GATEWAY_URL}/health", error("Failed to fetch"))
     found = await check_gateway(net.transport, gateway_config)
     assert found.kind is GatewayKind.UNREACHABLE
-    assert found.message == "The gateway at gw.example.test did not answer (Failed to fetch)"
+    assert found.message == (
+        "The gateway at gw.example.test did not answer (Failed to fetch); check the gateway URL"
+        " in Settings and that the gateway is running"
+    )
 
 
 async def test_something_else_at_the_url_is_not_a_gateway(

@@ -98,3 +98,10 @@ async def test_aiter_sse_yields_each_event_as_it_completes() -> None:
     async for event in aiter_sse(chunks()):
         seen.append(event.data)
     assert seen == ["a", "b"]
+
+
+async def test_aiter_sse_flushes_an_unterminated_last_event() -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"data: a\n\ndata: tail"
+
+    assert [e.data async for e in aiter_sse(chunks())] == ["a", "tail"]
