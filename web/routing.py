@@ -208,8 +208,10 @@ class Router:
         if remembered is Route.GATEWAY:
             try:
                 response = await self._gateway(provider, call)
-            except ConnectivityError as error:
-                self._drop(provider, f"gateway {failure_words(type(error).__name__)}")
+            except (ConnectivityError, GatewayUnusable) as error:
+                why = failure_words(type(error).__name__)
+                unusable = isinstance(error, GatewayUnusable)
+                self._drop(provider, "the gateway refused it" if unusable else f"gateway {why}")
                 return await self._direct_after_gateway(provider, call, error)
             self._emit(RouteChosen(provider.id, provider.name, Route.GATEWAY, "remembered"))
             return RoutedResponse(response, Route.GATEWAY)
@@ -227,7 +229,7 @@ class Router:
         return RoutedResponse(response, Route.DIRECT)
 
     async def _direct_after_gateway(
-        self, provider: Provider, call: Call, gateway_error: ConnectivityError
+        self, provider: Provider, call: Call, gateway_error: RouteError
     ) -> RoutedResponse:
         """The remembered gateway road failed: see whether direct works now."""
         try:

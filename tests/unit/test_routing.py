@@ -517,3 +517,15 @@ async def test_gateway_provider_other_errors_are_plain_http_errors(
     )
     with pytest.raises(HttpError, match="Gateway answered HTTP 404: no such model"):
         await router.send(provider, models_call(provider))
+
+
+async def test_remembered_gateway_that_became_unusable_re_resolves_direct(
+    net: Net, router: Router, zai: Provider, events: list[Event]
+) -> None:
+    net.on(DIRECT, fail(CorsBlocked), ok_json(MODELS))
+    policy = status(403, {"error": {"message": "private upstream"}}, {"x-detour-error": "policy"})
+    net.on(RELAY, ok_json(MODELS), policy)
+    await router.send(zai, models_call(zai))
+    routed = await router.send(zai, models_call(zai))
+    assert routed.route is Route.DIRECT
+    assert "Z.ai: forgot the gateway route (the gateway refused it)" in map(str, events)
