@@ -355,3 +355,16 @@ def test_groq_usage_on_its_last_chunk() -> None:
     events = OPENAI.stream_decoder().decode(SseEvent(json.dumps(chunk)))
     assert events == [Finish("stop"), Usage(9, 3)]
     assert OPENAI.stream_decoder().decode(SseEvent('{"choices": [], "x_groq": 1}')) == []
+
+
+@pytest.mark.parametrize(("dialect", "name", "text", "reasoning", "rest"), STREAMS)
+def test_recorded_stream_parses_the_same_in_random_pieces(
+    dialect: WireDialect, name: str, text: str, reasoning: str, rest: list[ReplyEvent]
+) -> None:
+    import random
+
+    data = sample(name)
+    rng = random.Random(2026)
+    for _ in range(200):
+        cuts = sorted(rng.sample(range(1, len(data)), k=rng.randint(2, 12)))
+        assert merged(decode(dialect, data, cuts)) == (text, reasoning, rest), cuts
