@@ -116,8 +116,6 @@ class Router:
         self._memory: dict[str, Remembered] = {}
         self._status: dict[str, tuple[GatewayStatus, float]] = {}
 
-    # --- memory ---------------------------------------------------------------
-
     def remembered(self, provider: Provider) -> Route | None:
         """The fresh remembered road for this provider and base URL, if any."""
         entry = self._memory.get(provider.id)
@@ -172,8 +170,6 @@ class Router:
             return "no gateway is configured any more"
         return ""
 
-    # --- gateway kind -----------------------------------------------------------
-
     async def gateway_status(self, *, force: bool = False) -> GatewayStatus | None:
         """What the configured gateway is (cached a few minutes), or None if none is set."""
         config = self.gateway()
@@ -189,14 +185,14 @@ class Router:
             self._status[config.base] = (status, self.clock.now() + self._status_ttl)
         return status
 
-    # --- sending ----------------------------------------------------------------
-
     async def send(self, provider: Provider, call: Call) -> RoutedResponse:
         """Send `call` for `provider`; raise a `RouteError` naming what failed."""
         if provider.routing is Routing.AUTO:
             return await self._auto(provider, call)
-        route = Route.DIRECT if provider.routing is Routing.DIRECT else Route.GATEWAY
-        response = await self._over(route, provider, call)
+        if provider.routing is Routing.DIRECT:
+            route, response = Route.DIRECT, await self._direct(provider, call)
+        else:
+            route, response = Route.GATEWAY, await self._gateway(provider, call)
         self._emit(RouteChosen(provider.id, provider.name, route, f"set to {route.value}"))
         return RoutedResponse(response, route)
 
@@ -253,16 +249,11 @@ class Router:
                 else f"add a gateway in Settings, or {direct_error.hint}"
             )
             raise reworded(direct_error, direct_error.message, hint=hint) from direct_error
-        self._emit(
-            RouteFallback(
-                provider.id,
-                provider.name,
-                Route.DIRECT,
-                Route.GATEWAY,
-                type(direct_error).__name__,
-                direct_error.message,
-            )
+        kind = type(direct_error).__name__
+        fallback = RouteFallback(
+            provider.id, provider.name, "direct", "gateway", kind, str(direct_error)
         )
+        self._emit(fallback)
         try:
             response = await self._gateway(provider, call)
         except AuthError as error:
@@ -283,11 +274,6 @@ class Router:
         self._remember(provider, Route.GATEWAY)
         self._emit(RouteChosen(provider.id, provider.name, Route.GATEWAY, f"direct {words}"))
         return RoutedResponse(response, Route.GATEWAY, fallback=True)
-
-    async def _over(self, route: Route, provider: Provider, call: Call) -> Response:
-        if route is Route.DIRECT:
-            return await self._direct(provider, call)
-        return await self._gateway(provider, call)
 
     async def _direct(self, provider: Provider, call: Call) -> Response:
         url = f"{provider.base_url.rstrip('/')}/{call.path}"
