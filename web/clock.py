@@ -19,9 +19,13 @@ T = TypeVar("T")
 class Clock(Protocol):
     """Tells the time and sleeps without blocking the event loop."""
 
-    def now(self) -> float: ...
+    def now(self) -> float:
+        """Seconds since the epoch."""
+        ...
 
-    async def sleep(self, seconds: float) -> None: ...
+    async def sleep(self, seconds: float) -> None:
+        """Return after `seconds`, letting other tasks run meanwhile."""
+        ...
 
 
 class SystemClock:

@@ -128,7 +128,9 @@ class Reply:
 class EventDecoder(Protocol):
     """Turns one SSE event of a dialect's stream into neutral reply events."""
 
-    def decode(self, event: SseEvent) -> list[ReplyEvent]: ...
+    def decode(self, event: SseEvent) -> list[ReplyEvent]:
+        """Reply events carried by one SSE event."""
+        ...
 
 
 class WireDialect(Protocol):
@@ -136,9 +138,13 @@ class WireDialect(Protocol):
 
     name: str
 
-    def models_call(self, provider: Provider, *, after: str | None = None) -> Call: ...
+    def models_call(self, provider: Provider, *, after: str | None = None) -> Call:
+        """The call that lists models (the page after model id `after`)."""
+        ...
 
-    def parse_models(self, body: bytes) -> ModelPage: ...
+    def parse_models(self, body: bytes) -> ModelPage:
+        """Models in a list answer; `ProtocolError` if it is not one."""
+        ...
 
     def chat_call(
         self,
@@ -148,13 +154,21 @@ class WireDialect(Protocol):
         params: ChatParams | None = None,
         *,
         stream: bool = True,
-    ) -> Call: ...
+    ) -> Call:
+        """The call that asks `model` for a reply to `messages`."""
+        ...
 
-    def stream_decoder(self) -> EventDecoder: ...
+    def stream_decoder(self) -> EventDecoder:
+        """A fresh decoder for one reply stream."""
+        ...
 
-    def parse_reply(self, body: bytes) -> Reply: ...
+    def parse_reply(self, body: bytes) -> Reply:
+        """A whole non-streamed reply; `ProtocolError` if it is not one."""
+        ...
 
-    def error_message(self, body: bytes) -> str: ...
+    def error_message(self, body: bytes) -> str:
+        """The readable message in an error answer."""
+        ...
 
 
 class StreamDecoder:
