@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 
 import httpcore
 import pytest
@@ -17,7 +18,7 @@ from gateway.policy import (
     embedded_ipv4,
     literal_address,
 )
-from tests.gateway.conftest import fake_resolver
+from tests.gateway.conftest import NonLoopbackAttempt, fake_resolver, loopback_only
 
 STRICT = UpstreamPolicy()
 PRIVATE_OK = UpstreamPolicy(allow_private=True)
@@ -209,3 +210,12 @@ async def test_pinned_backend_connects_to_the_checked_address_not_the_name(
     with pinned(checked):
         stream = await backend.connect_tcp("provider.test", port, timeout=2)
     await stream.aclose()
+
+
+def test_the_suite_guard_blocks_non_loopback_connections() -> None:
+    with loopback_only() as attempts:
+        with pytest.raises(NonLoopbackAttempt):
+            socket.create_connection(("93.184.216.34", 80), timeout=0.1)
+        with socket.socket() as sock, pytest.raises(NonLoopbackAttempt):
+            sock.connect(("10.0.0.1", 80))
+    assert len(attempts) == 2
