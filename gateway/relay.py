@@ -11,6 +11,7 @@ hop-by-hop and the upstream's own `access-control-*` headers.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from time import perf_counter
 
@@ -153,7 +154,7 @@ class Relay:
         except GatewayError as error:
             await send_error(send, error)
             return
-        await self.stream_back(response, send, checked, method, timing.start)
+        await self.stream_back(response, receive, send, checked, method, timing.start)
 
     async def open(
         self,
@@ -188,24 +189,48 @@ class Relay:
     async def stream_back(
         self,
         response: httpx.Response,
+        receive: Receive,
         send: Send,
         checked: CheckedUpstream,
         method: str,
         started: float,
     ) -> None:
-        """Pass status, headers and raw body chunks through as they arrive."""
+        """Pass status, headers and raw body chunks through as they arrive.
+
+        If the page goes away (a person pressed Stop), the upstream request is
+        closed at once rather than read to its end.
+        """
         complete = False
+        task = asyncio.current_task()
+        gone = asyncio.Event()
+
+        async def watch_disconnect() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            gone.set()
+            if task is not None:
+                task.cancel()
+
+        watcher = asyncio.create_task(watch_disconnect())
         try:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": response.status_code,
-                    "headers": response_headers(response.headers.raw),
-                }
-            )
-            async for chunk in response.aiter_raw():
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            complete = True
+            try:
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": response.status_code,
+                        "headers": response_headers(response.headers.raw),
+                    }
+                )
+                async for chunk in response.aiter_raw():
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                complete = True
+            finally:
+                watcher.cancel()
+        except asyncio.CancelledError:
+            if not gone.is_set() or task is None:
+                raise
+            task.uncancel()
+            log.info("relay %s %s: the client went away; upstream closed", method, checked.host)
         except httpx.TransportError as exc:
             log.warning(
                 "relay %s %s stream broke: %s", method, checked.host, exc.__class__.__name__

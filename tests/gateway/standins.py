@@ -98,15 +98,19 @@ def openai_standin(
     pace: float = 0.0,
     slow: float = 0.0,
     flaky: int = 0,
+    break_after: int | None = None,
 ) -> Starlette:
     """An OpenAI-compatible provider.
 
     cors: send Access-Control-* headers (and answer preflights); api_key: require
     `Authorization: Bearer <api_key>` (401 otherwise, without CORS headers, like
     real providers); piece/pace: stream `piece` characters every `pace` seconds;
-    slow: wait before answering; flaky: fail the first `flaky` chat calls with 500.
+    slow: wait before answering; flaky: fail the first `flaky` chat calls with 500;
+    break_after: drop the connection after that many streamed pieces.
+    `app.state.streams` records how each stream ended: "complete" or "stopped".
     """
     seen: list[dict[str, Any]] = []
+    streams: list[str] = []
     failures = {"left": flaky}
 
     def refuse(request: Request) -> Response | None:
@@ -158,7 +162,18 @@ def openai_standin(
             )  # fmt: skip
 
         async def events() -> AsyncIterator[bytes]:
-            for start in range(0, len(text), piece):
+            outcome = "stopped"
+            try:
+                async for event in pieces():
+                    yield event
+                outcome = "complete"
+            finally:
+                streams.append(outcome)
+
+        async def pieces() -> AsyncIterator[bytes]:
+            for number, start in enumerate(range(0, len(text), piece)):
+                if break_after is not None and number >= break_after:
+                    raise ConnectionAbortedError("stand-in drops the connection mid-stream")
                 delta = {"content": text[start : start + piece]}
                 if start == 0:
                     delta["role"] = "assistant"
@@ -221,6 +236,7 @@ def openai_standin(
         ]
     )
     app.state.seen = seen
+    app.state.streams = streams
     return app
 
 

@@ -255,3 +255,27 @@ def test_demo_yaml_is_stock_litellm_shaped() -> None:
     assert entry["litellm_params"]["model"].startswith("openai/")
     assert isinstance(entry["litellm_params"]["mock_response"], str)
     assert load_model_list(REPO / "gateway" / "demo.yaml").entries[0].stream_delay > 0
+
+
+async def test_mid_stream_failure_becomes_an_sse_error_event() -> None:
+    from tests.gateway.conftest import running_gateway
+    from tests.gateway.standins import openai_standin, serve
+
+    with serve(openai_standin(piece=4, pace=0.02, break_after=3)) as broken:
+        config = yaml.safe_dump(
+            {"model_list": [{"model_name": "broken", "litellm_params": {
+                "model": "openai/standin-model", "api_base": f"{broken}/v1",
+                "api_key": "sk-x"}}]}
+        )  # fmt: skip
+        with running_gateway(config, allow_private_upstreams=True) as gw:
+            async with httpx.AsyncClient(timeout=30) as client:
+                response = await client.post(
+                    f"{gw}/v1/chat/completions",
+                    json={"model": "broken", "messages": HELLO, "stream": True},
+                )
+    assert response.status_code == 200
+    events = sse_events(response.content)
+    assert "[DONE]" not in events
+    last = json.loads(events[-1])
+    assert set(last["error"]) == {"message", "type", "param", "code"}
+    assert len(events) >= 2  # the pieces that did arrive came first

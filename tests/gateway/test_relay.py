@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -10,7 +11,7 @@ import httpx
 import pytest
 
 from tests.gateway.conftest import ORIGIN, STANDIN_KEY, TOKEN
-from tests.gateway.standins import anthropic_standin, closed_port, serve
+from tests.gateway.standins import anthropic_standin, closed_port, openai_standin, serve
 
 SECRET = "sk-secret-user-key"
 CHAT = {"model": "standin-model", "messages": [{"role": "user", "content": "hi"}]}
@@ -294,3 +295,42 @@ async def test_relay_with_token_requires_x_detour_token_and_forwards_authorizati
     assert ok.status_code == 200
     assert ok.json()["headers"]["authorization"] == "Bearer sk-user"
     assert "x-detour-token" not in ok.json()["headers"]
+
+
+@pytest.fixture(scope="module")
+def long_stream_app() -> Any:
+    return openai_standin(reply="x" * 40, piece=4, pace=0.2)
+
+
+async def test_client_going_away_closes_the_upstream_stream(
+    gateway: str, long_stream_app: Any
+) -> None:
+    with serve(long_stream_app) as upstream_url:
+        async with httpx.AsyncClient(timeout=10) as client, client.stream(
+            "POST", f"{gateway}/relay/v1/chat/completions",
+            json={**CHAT, "stream": True}, headers=relay_headers(upstream_url),
+        ) as response:  # fmt: skip
+            async for _ in response.aiter_raw():
+                break  # the person pressed Stop after the first piece
+        deadline = time.monotonic() + 3
+        while not long_stream_app.state.streams and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+    # The full stream takes 2 s; it was stopped well before.
+    assert long_stream_app.state.streams == ["stopped"]
+
+
+async def test_upstream_breaking_mid_stream_breaks_the_relayed_stream(gateway: str) -> None:
+    received = b""
+    with serve(openai_standin(piece=4, pace=0.05, break_after=3)) as broken:
+        async with httpx.AsyncClient(timeout=10) as client:
+            with pytest.raises(httpx.RemoteProtocolError):
+                async with client.stream(
+                    "POST", f"{gateway}/relay/v1/chat/completions",
+                    json={**CHAT, "stream": True}, headers=relay_headers(broken),
+                ) as response:  # fmt: skip
+                    assert response.status_code == 200
+                    async for chunk in response.aiter_raw():
+                        received += chunk
+    # What arrived is passed on; the break is not disguised as a clean end.
+    assert received.count(b"data: ") == 3
+    assert b"[DONE]" not in received
