@@ -75,12 +75,12 @@ async def discover_models(
     names = {m.id: m.name for m in found if m.name}
     if extra:
         note = (
-            f"{provider.name} listed {len(listed)} models; {len(extra)} more that Detour "
+            f"{provider.name} listed {_models(len(listed))}; {len(extra)} more that Detour "
             "knows for it were added"
         )
         return DiscoveryResult([*listed, *extra], "mixed", route, note, names)
     return DiscoveryResult(
-        listed, "provider", route, f"{provider.name} listed {len(listed)} models", names
+        listed, "provider", route, f"{provider.name} listed {_models(len(listed))}", names
     )
 
 
@@ -89,3 +89,7 @@ async def discover_gateway_models(
 ) -> DiscoveryResult:
     """The models the gateway's operator configured, from `/v1/models`."""
     return await discover_models(router, gateway_provider(config, name), [])
+
+
+def _models(count: int) -> str:
+    return f"{count} model" if count == 1 else f"{count} models"

@@ -26,16 +26,9 @@ class FetchResponse:
     def __init__(self, response: object, controller: object) -> None:
         self._response = response
         self._controller = controller
-        js_response = response.js_response  # type: ignore[attr-defined]
-        self.status: int = int(js_response.status)
-        self.headers: dict[str, str] = {}
-        entries = js_response.headers.entries()
-        while True:
-            item = entries.next()
-            if item.done:
-                break
-            name, value = item.value.to_py()
-            self.headers[str(name).lower()] = str(value)
+        self.status: int = int(response.status)  # type: ignore[attr-defined]
+        headers = response.headers  # type: ignore[attr-defined]
+        self.headers: dict[str, str] = {str(k).lower(): str(v) for k, v in headers.items()}
         self._reader: object | None = None
 
     async def aiter_bytes(self) -> AsyncIterator[bytes]:

@@ -12,7 +12,8 @@ class LocalStorage:
 
     def get(self, key: str) -> str | None:
         value = js.localStorage.getItem(key)
-        return None if value is None else str(value)
+        # A missing key is JS `null`, which Pyodide gives as `jsnull`, not None.
+        return value if isinstance(value, str) else None
 
     def set(self, key: str, value: str) -> None:
         try:

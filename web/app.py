@@ -1,0 +1,450 @@
+"""The app object: saved state, router, health, discovery and chat, tied together.
+
+Pure core: the page's shell (`web.browser`) builds one `App` with the browser's
+transport and storage, and renders what it holds; tests build one with
+`MockTransport` and `MemoryStorage`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+from web.catalog import get_template, known_models, provider_from_template
+from web.chat import ChatSession, ChatUpdate, Conversation, ReplyStats
+from web.clock import Clock
+from web.dialects import ChatParams
+from web.discovery import DiscoveryResult, discover_models
+from web.errors import CorsBlocked, DetourError, ProviderInvalid, RouteError
+from web.events import Event, RouteChosen
+from web.gateway import (
+    GATEWAY_PROVIDER_ID,
+    GatewayConfig,
+    GatewayKind,
+    GatewayStatus,
+    explain_block,
+    gateway_provider,
+    probe,
+)
+from web.health import Health, HealthMonitor
+from web.providers import Dialect, Provider, Routing
+from web.routing import Router
+from web.store import AppState, Storage, load_state, save_state
+from web.transport import Transport
+
+CONVERSATION_KEY = "detour.conversation"
+ACTIVITY_SIZE = 200
+
+
+@dataclass(frozen=True)
+class ProviderDraft:
+    """What the provider form holds; turned into a validated `Provider` on save."""
+
+    template: str
+    name: str
+    base_url: str
+    dialect: str
+    api_key: str
+    routing: str
+    headers: str  # one `Name: value` per line
+    manual_models: str  # comma or line separated
+    enabled: bool = True
+
+
+class App:
+    """Everything the page shows and does, with I/O injected."""
+
+    def __init__(
+        self,
+        *,
+        transport: Transport,
+        storage: Storage,
+        clock: Clock,
+        random: Callable[[], float],
+        origin: str = "",
+        default_gateway_url: str = "",
+    ) -> None:
+        self.transport = transport
+        self.storage = storage
+        self.clock = clock
+        self.origin = origin
+        self.default_gateway_url = default_gateway_url.strip()
+        loaded = load_state(storage, now=clock.now)
+        self.state: AppState = loaded.state
+        self.problems: list[str] = list(loaded.problems)
+        self.activity: deque[str] = deque(maxlen=ACTIVITY_SIZE)
+        self.listeners: list[Callable[[], None]] = []
+        self.gateway_status: GatewayStatus | None = None
+        self.gateway_models: list[str] = []
+        self.notes: dict[str, str] = {}
+        self.last_route: dict[str, str] = {}
+        self.conversation = self._load_conversation()
+        self.session: ChatSession | None = None
+        self.router = Router(transport, self.gateway_config, clock, on_event=self._on_event)
+        self.router.load_remembered(self.state.routes)
+        self.monitor = HealthMonitor(
+            self.router, self.providers, random=random, on_event=self._on_event
+        )
+
+    # --- notification -------------------------------------------------------------
+
+    def changed(self) -> None:
+        """Tell the page something it shows has changed."""
+        for listener in list(self.listeners):
+            listener()
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, RouteChosen):
+            self.last_route[event.provider_id] = event.route
+            if event.reason == "remembered" or event.reason.startswith("set to"):
+                return  # routine: not worth a line in the activity log
+        self.activity.appendleft(str(event))
+        self.changed()
+
+    def log(self, line: str) -> None:
+        """Add a line to the activity log."""
+        self.activity.appendleft(line)
+        self.changed()
+
+    # --- gateway ----------------------------------------------------------------
+
+    def gateway_config(self) -> GatewayConfig | None:
+        """The gateway in use: the one in Settings, else the page's default."""
+        url = self.state.settings.gateway_url.strip() or self.default_gateway_url
+        if not url:
+            return None
+        return GatewayConfig(url, self.state.settings.gateway_token)
+
+    def gateway_provider(self) -> Provider | None:
+        """The gateway's own models as a provider, once the gateway has answered."""
+        config = self.gateway_config()
+        status = self.gateway_status
+        if config is None or status is None or status.kind is GatewayKind.UNREACHABLE:
+            return None
+        provider = gateway_provider(config, status.name or "Gateway")
+        provider.models = list(self.gateway_models)
+        return provider
+
+    async def refresh_gateway(self) -> GatewayStatus | None:
+        """Check the gateway and list its own models."""
+        self.gateway_status = status = await self.router.gateway_status(force=True)
+        self.gateway_models = []
+        if status is not None and status.kind is not GatewayKind.UNREACHABLE:
+            provider = self.gateway_provider()
+            if provider is not None:
+                try:
+                    found = await discover_models(self.router, provider, [])
+                except RouteError as error:
+                    self.notes[GATEWAY_PROVIDER_ID] = str(error)
+                else:
+                    self.gateway_models = found.models
+                    self.notes[GATEWAY_PROVIDER_ID] = found.note
+        self.changed()
+        return status
+
+    def set_gateway(self, url: str, token: str) -> None:
+        """Save the gateway URL and token (an empty URL means the page's default)."""
+        url = url.strip()
+        if url:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ProviderInvalid({"gateway_url": "use a URL like http://127.0.0.1:4000"})
+        self.state.settings.gateway_url = url
+        self.state.settings.gateway_token = token.strip()
+        self.gateway_status = None
+        self.save()
+
+    # --- providers --------------------------------------------------------------
+
+    def providers(self) -> list[Provider]:
+        """The gateway's provider (if any) followed by the person's providers."""
+        own = self.gateway_provider()
+        return ([own] if own else []) + list(self.state.providers)
+
+    def provider(self, provider_id: str) -> Provider | None:
+        """A provider by id, the gateway's included."""
+        return next((p for p in self.providers() if p.id == provider_id), None)
+
+    def health(self, provider_id: str) -> Health:
+        """The health the monitor last saw for a provider."""
+        return self.monitor.health(provider_id)
+
+    def build_provider(self, draft: ProviderDraft, original_id: str | None = None) -> Provider:
+        """A validated provider from the form; raises `ProviderInvalid`, changes nothing."""
+        problems: dict[str, str] = {}
+        headers = parse_headers(draft.headers, problems)
+        try:
+            routing = Routing(draft.routing)
+        except ValueError:
+            problems["routing"] = "choose auto, direct or gateway"
+            routing = Routing.AUTO
+        try:
+            dialect = Dialect(draft.dialect)
+        except ValueError:
+            problems["dialect"] = "choose OpenAI-compatible or Anthropic"
+            dialect = Dialect.OPENAI
+        if problems:
+            raise ProviderInvalid(problems)
+        original = self.state.provider(original_id) if original_id else None
+        if original is not None:
+            provider = replace(
+                original,
+                name=draft.name.strip(),
+                base_url=draft.base_url.strip().rstrip("/"),
+                dialect=dialect,
+                api_key=draft.api_key.strip(),
+                headers=headers,
+                routing=routing,
+                enabled=draft.enabled,
+                manual_models=split_models(draft.manual_models),
+                models=list(original.models),
+                extra=dict(original.extra),
+            )
+        else:
+            taken = [p.id for p in self.state.providers] + [GATEWAY_PROVIDER_ID]
+            provider = provider_from_template(
+                draft.template if get_template(draft.template) else "custom",
+                api_key=draft.api_key,
+                base_url=draft.base_url.strip().rstrip("/"),
+                name=draft.name.strip(),
+                existing_ids=taken,
+            )
+            provider.dialect = dialect
+            provider.headers = headers
+            provider.routing = routing
+            provider.enabled = draft.enabled
+            provider.manual_models = split_models(draft.manual_models)
+        provider.validate()
+        return provider
+
+    def save_provider(self, draft: ProviderDraft, original_id: str | None = None) -> Provider:
+        """Validate and save a provider; on a problem nothing saved changes."""
+        provider = self.build_provider(draft, original_id)
+        if original_id and self.state.provider(original_id):
+            index = [p.id for p in self.state.providers].index(original_id)
+            self.state.providers[index] = provider
+            self.log(f"{provider.name}: settings saved")
+        else:
+            self.state.providers.append(provider)
+            self.log(f"{provider.name}: added ({provider.routing.value} route)")
+        self.save()
+        return provider
+
+    def delete_provider(self, provider_id: str) -> None:
+        """Remove a provider and what is remembered about it."""
+        provider = self.state.provider(provider_id)
+        if provider is None:
+            return
+        self.state.providers.remove(provider)
+        self.router.forget(provider_id)
+        if self.state.settings.active_provider == provider_id:
+            self.state.settings.active_provider = ""
+        self.log(f"{provider.name}: removed")
+        self.save()
+
+    async def refresh_models(self, provider_id: str) -> DiscoveryResult:
+        """List a provider's models over its road; saved with the provider."""
+        if provider_id == GATEWAY_PROVIDER_ID:
+            await self.refresh_gateway()
+            provider = self.gateway_provider()
+            models = provider.models if provider else []
+            return DiscoveryResult(models, "provider", None, self.notes.get(provider_id, ""))
+        provider = self.state.provider(provider_id)
+        if provider is None:
+            raise DetourError("That provider no longer exists", hint="pick another provider")
+        try:
+            result = await discover_models(self.router, provider, known_models(provider.template))
+        except RouteError as error:
+            self.notes[provider_id] = await self.explain(provider, error)
+            self.changed()
+            raise
+        provider.models = result.models
+        self.notes[provider_id] = result.note
+        self.save()
+        return result
+
+    async def check_provider(self, draft: ProviderDraft, original_id: str | None) -> str:
+        """Try a provider's settings without saving them; say what happened."""
+        provider = self.build_provider(draft, original_id)
+        try:
+            result = await discover_models(self.router, provider, known_models(provider.template))
+        except RouteError as error:
+            return await self.explain(provider, error)
+        road = self.last_route.get(provider.id, result.route.value if result.route else "")
+        via = f" via {road}" if road else ""
+        return f"{result.note or 'it answered'}{via}"
+
+    async def explain(self, provider: Provider, error: RouteError) -> str:
+        """The error's message, plus what the gateway saw when the browser was blocked."""
+        text = str(error)
+        config = self.gateway_config()
+        status = self.gateway_status
+        if isinstance(error, CorsBlocked) and config and status and status.relay:
+            try:
+                found = await probe(self.transport, config, provider.base_url, self.origin)
+            except (RouteError, DetourError):
+                return text
+            return f"{text} ({explain_block(found, self.origin)})"
+        return text
+
+    # --- chat -----------------------------------------------------------------------
+
+    def select(self, provider_id: str, model: str) -> None:
+        """Remember the provider and model the person chats with."""
+        self.state.settings.active_provider = provider_id
+        self.state.settings.active_model = model
+        self.save()
+
+    async def send(self, provider_id: str, model: str, text: str) -> AsyncIterator[ChatUpdate]:
+        """Add the person's message and stream the reply."""
+        provider = self.provider(provider_id)
+        if provider is None:
+            raise DetourError("Choose a provider first", hint="add one with 'Add provider'")
+        if not model.strip():
+            raise DetourError(f"Choose a model for {provider.name}", hint="or type a model id")
+        if self.session is not None:
+            raise DetourError("A reply is still arriving", hint="wait, or press Stop")
+        self.select(provider_id, model.strip())
+        self.conversation.add("user", text)
+        settings = self.state.settings
+        params = ChatParams(max_tokens=settings.max_tokens, temperature=settings.temperature)
+        session = ChatSession(
+            self.router, provider, model.strip(), self.conversation, params=params
+        )
+        self.session = session
+        own = provider.id == GATEWAY_PROVIDER_ID
+        try:
+            async for update in session.stream():
+                if own and isinstance(update, ReplyStats):
+                    update = replace(update, route="gateway")  # its own models: the gateway road
+                yield update
+        except RouteError as error:
+            raise RouteError(await self.explain(provider, error), route=error.route) from error
+        finally:
+            self.session = None
+            self.save()
+
+    def stop(self) -> None:
+        """Stop the reply that is arriving; what arrived is kept."""
+        if self.session is not None:
+            self.session.cancel()
+
+    def new_conversation(self) -> None:
+        """Start an empty conversation."""
+        self.conversation = Conversation()
+        self.save()
+
+    # --- export / import --------------------------------------------------------------
+
+    def export(self, include_keys: bool = False) -> str:
+        """The person's providers as JSON (keys left out unless asked)."""
+        from web.portability import export_providers
+
+        return export_providers(self.state.providers, include_keys=include_keys)
+
+    def import_text(self, text: str) -> str:
+        """Import providers from Detour JSON or a LiteLLM `model_list` YAML; say what changed."""
+        from web.portability import import_litellm_yaml, import_providers
+
+        stripped = text.strip()
+        if not stripped:
+            raise DetourError("Nothing to import", hint="paste a Detour export or a LiteLLM YAML")
+        if stripped.startswith(("{", "[")):
+            result = import_providers(stripped, self.state.providers)
+        else:
+            result = import_litellm_yaml(stripped, self.state.providers)
+        self.state.providers = list(result.providers)
+        self.save()
+        summary = result.summary()
+        self.log(summary)
+        details = [*result.notes, *(f"skipped {s.label}: {s.reason}" for s in result.skipped)]
+        return "\n".join([summary, *details])
+
+    # --- saving -----------------------------------------------------------------------
+
+    def save(self) -> None:
+        """Write state, remembered routes and the conversation to storage."""
+        self.state.routes = self.router.remembered_routes()
+        save_state(self.storage, self.state)
+        self.storage.set(CONVERSATION_KEY, json.dumps(self.conversation.to_json()))
+        self.changed()
+
+    def _load_conversation(self) -> Conversation:
+        raw = self.storage.get(CONVERSATION_KEY)
+        if not raw:
+            return Conversation()
+        try:
+            return Conversation.from_json(json.loads(raw))
+        except ValueError:
+            self.problems.append("the saved conversation could not be read; started a new one")
+            return Conversation()
+
+    # --- running ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Find the gateway and list models; then keep checking health until cancelled."""
+        await self.refresh_gateway()
+        empty = [p for p in self.state.providers if p.enabled and not p.all_models]
+        await asyncio.gather(*(self._quiet_refresh(p.id) for p in empty))
+        await self.monitor.run()
+
+    async def _quiet_refresh(self, provider_id: str) -> None:
+        try:
+            await self.refresh_models(provider_id)
+        except (RouteError, DetourError):
+            pass  # shown as the provider's note; health monitoring reports it too
+
+
+def parse_headers(text: str, problems: dict[str, str]) -> dict[str, str]:
+    """`Name: value` lines into a dict; a line without a colon is a problem."""
+    headers: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        name, colon, value = line.partition(":")
+        if not colon or not name.strip():
+            problems["headers"] = f"write each header as 'Name: value' (got {line.strip()[:40]!r})"
+            continue
+        headers[name.strip()] = value.strip()
+    return headers
+
+
+def split_models(text: str) -> list[str]:
+    """Model ids separated by commas or new lines, without blanks or repeats."""
+    parts = [m.strip() for chunk in text.splitlines() for m in chunk.split(",")]
+    return list(dict.fromkeys(m for m in parts if m))
+
+
+def as_draft(provider: Provider) -> ProviderDraft:
+    """The form's view of a saved provider."""
+    return ProviderDraft(
+        template=provider.template,
+        name=provider.name,
+        base_url=provider.base_url,
+        dialect=provider.dialect.value,
+        api_key=provider.api_key,
+        routing=provider.routing.value,
+        headers="\n".join(f"{k}: {v}" for k, v in provider.headers.items()),
+        manual_models=", ".join(provider.manual_models),
+        enabled=provider.enabled,
+    )
+
+
+def describe_stats(stats: Mapping[str, Any]) -> str:
+    """A reply's footer: road, time to first token, speed."""
+    parts: list[str] = []
+    if stats.get("route"):
+        parts.append(f"via {stats['route']}" + (" (fallback)" if stats.get("fallback") else ""))
+    if stats.get("ttft_ms") is not None:
+        parts.append(f"{stats['ttft_ms']:.0f} ms to first token")
+    if stats.get("tokens_per_second"):
+        approx = "≈" if stats.get("estimated") else ""
+        parts.append(f"{approx}{stats['tokens_per_second']:.1f} tok/s")
+    if stats.get("stopped"):
+        parts.append("stopped")
+    return " · ".join(parts)
