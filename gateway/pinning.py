@@ -12,6 +12,7 @@ import contextvars
 import typing
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpcore
 import httpx
@@ -65,23 +66,39 @@ class PinnedBackend(AnyIOBackend):
         raise last or httpcore.ConnectError(f"no address to connect to for {host}")
 
 
-def relay_client(connect_timeout: float, read_timeout: float) -> httpx.AsyncClient:
-    """The shared client: HTTP/1.1 keep-alive, no redirects, no env proxies, pinned connects."""
+def relay_transport() -> httpx.AsyncHTTPTransport:
+    """HTTP/1.1 keep-alive pool with pinned connects and no environment proxies."""
     transport = httpx.AsyncHTTPTransport(trust_env=False, http1=True, http2=False)
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=100, keepalive_expiry=30.0)
     # httpx has no public hook for the network backend; swap the pool for one that uses ours.
     transport._pool = httpcore.AsyncConnectionPool(
         ssl_context=httpx.create_ssl_context(trust_env=False),
-        max_connections=limits.max_connections,
-        max_keepalive_connections=limits.max_keepalive_connections,
-        keepalive_expiry=limits.keepalive_expiry,
+        max_connections=200,
+        max_keepalive_connections=100,
+        keepalive_expiry=30.0,
         http1=True,
         http2=False,
         network_backend=PinnedBackend(),
     )
-    timeout = httpx.Timeout(
+    return transport
+
+
+def timeouts(connect_timeout: float, read_timeout: float) -> httpx.Timeout:
+    """The gateway's connect/read timeouts for upstream calls."""
+    return httpx.Timeout(
         connect=connect_timeout, read=read_timeout, write=read_timeout, pool=connect_timeout
     )
+
+
+def relay_client(transport: httpx.AsyncBaseTransport, timeout: httpx.Timeout) -> httpx.AsyncClient:
+    """A client over the relay transport: no redirects, no env proxies, keeps no cookies.
+
+    (A shared client would otherwise remember one upstream's Set-Cookie and send it
+    with another user's request.)
+    """
     return httpx.AsyncClient(
-        transport=transport, timeout=timeout, follow_redirects=False, trust_env=False
+        transport=transport,
+        timeout=timeout,
+        follow_redirects=False,
+        trust_env=False,
+        cookies=httpx.Cookies(CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))),
     )

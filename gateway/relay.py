@@ -115,13 +115,17 @@ class Relay:
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        transport: httpx.AsyncBaseTransport,
+        timeout: httpx.Timeout,
         policy: UpstreamPolicy,
         resolver: Resolver,
         max_body_bytes: int,
         max_header_bytes: int,
     ) -> None:
-        self.client = client
+        # The transport, not a Client: no cookie jar, auth, redirect or hook machinery
+        # on the hot path, and the page's headers go out exactly as given.
+        self.transport = transport
+        self.extensions = {"timeout": timeout.as_dict()}
         self.policy = policy
         self.resolver = resolver
         self.max_body_bytes = max_body_bytes
@@ -167,11 +171,13 @@ class Relay:
         """Send the request to the checked address; the response body is not read yet."""
         started = perf_counter()
         try:
-            request = self.client.build_request(
-                method, checked.url, headers=headers, content=body or None
+            request = httpx.Request(
+                method, checked.url, headers=headers, content=body, extensions=self.extensions
             )
             with pinned(checked):
-                return await self.client.send(request, stream=True)
+                response = await self.transport.handle_async_request(request)
+            response.request = request
+            return response
         except httpx.InvalidURL as exc:
             raise BadRequest(f"upstream URL is not valid: {exc}", code="bad_upstream") from None
         except (httpx.TimeoutException, TimeoutError):

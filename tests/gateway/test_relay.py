@@ -334,3 +334,14 @@ async def test_upstream_breaking_mid_stream_breaks_the_relayed_stream(gateway: s
     # What arrived is passed on; the break is not disguised as a clean end.
     assert received.count(b"data: ") == 3
     assert b"[DONE]" not in received
+
+
+async def test_upstream_cookies_are_never_kept_or_replayed(
+    gateway: str, upstream: str, upstream_app: Any
+) -> None:
+    async with httpx.AsyncClient() as client:
+        first = await client.get(f"{gateway}/relay/echo/one", headers=relay_headers(upstream))
+        second = await client.get(f"{gateway}/relay/echo/two", headers=relay_headers(upstream))
+    assert "set-cookie" not in first.headers  # the stand-in sets one; the page never sees it
+    assert "cookie" not in second.json()["headers"]  # and the gateway does not replay it
+    assert "cookie" not in upstream_app.state.seen[-1]["headers"]
