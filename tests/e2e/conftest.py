@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import ConsoleMessage, Page
 
-from tests.conftest import free_port
+from tests.gateway.standins import closed_port as free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("DETOUR_CHROMIUM", "/usr/bin/chromium")

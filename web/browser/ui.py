@@ -33,7 +33,7 @@ def make(tag: str, text: str = "", **attributes: str) -> Any:
     if text:
         node.textContent = text
     for name, value in attributes.items():
-        node.setAttribute(name.replace("_", "-"), value)
+        node.setAttribute(name.rstrip("_").replace("_", "-"), value)
     return node
 
 
@@ -152,6 +152,7 @@ class Page:
             item.setAttribute("aria-current", "true" if provider.id == active else "false")
             item.appendChild(make("strong", provider.name))
             state = health.state.value if provider.enabled else "disabled"
+            item.setAttribute("aria-label", f"{provider.name}, {state}, {self.route_text(provider)}")
             item.appendChild(make("span", f"● {state}", class_=f"badge health-{state}"))
             item.appendChild(make("span", self.route_text(provider), class_="badge"))
             meta = []
