@@ -8,6 +8,7 @@ transport and storage, and renders what it holds; tests build one with
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -275,7 +276,8 @@ class App:
             result = await discover_models(self.router, provider, known_models(provider.template))
         except RouteError as error:
             return await self.explain(provider, error)
-        road = self.last_route.get(provider.id, result.route.value if result.route else "")
+        # this check's own road first: `last_route` may be from an earlier call
+        road = result.route.value if result.route else self.last_route.get(provider.id, "")
         via = f" via {road}" if road else ""
         return f"{result.note or 'it answered'}{via}"
 
@@ -394,10 +396,9 @@ class App:
         await self.monitor.run()
 
     async def _quiet_refresh(self, provider_id: str) -> None:
-        try:
+        # a failure is shown as the provider's note; health monitoring reports it too
+        with contextlib.suppress(RouteError, DetourError):
             await self.refresh_models(provider_id)
-        except (RouteError, DetourError):
-            pass  # shown as the provider's note; health monitoring reports it too
 
 
 def parse_headers(text: str, problems: dict[str, str]) -> dict[str, str]:
