@@ -1,0 +1,243 @@
+"""Routing as a person meets it: real page, real gateway, stand-in providers on loopback.
+
+Stand-ins behave as real providers do for CORS: some send CORS headers, some
+send none (the browser blocks them; the gateway's relay gets through), and a
+refused key comes back without CORS headers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from tests.e2e.conftest import Detour, PageGuard, open_app
+from tests.gateway.standins import closed_port, openai_standin, serve
+
+CORS_ERRORS = ("CORS policy", "Failed to load resource", "net::ERR_FAILED")
+PAGE_LOAD = 60_000
+
+
+@pytest.fixture
+def with_cors() -> Iterator[tuple[str, object]]:
+    app = openai_standin(cors=True, api_key="sk-good", models=("open-model",), pace=0.01)
+    with serve(app) as url:
+        yield url + "/v1", app
+
+
+@pytest.fixture
+def without_cors() -> Iterator[tuple[str, object]]:
+    app = openai_standin(cors=False, api_key="sk-good", models=("closed-model",), pace=0.01)
+    with serve(app) as url:
+        yield url + "/v1", app
+
+
+def add_provider(
+    page: Page,
+    *,
+    name: str,
+    base_url: str,
+    key: str = "",
+    route: str = "",
+    template: str = "Custom (OpenAI-compatible)",
+) -> None:
+    """Add a provider through the dialog, as a person would."""
+    page.get_by_role("button", name="Add provider").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Template").select_option(label=template)
+    dialog.get_by_label("Name").fill(name)
+    dialog.get_by_label("Base URL").fill(base_url)
+    dialog.get_by_label("API key").fill(key)
+    if route:
+        dialog.get_by_label(route, exact=True).check()
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog).to_be_hidden()
+
+
+def chat(page: Page, text: str, model: str) -> Locator:
+    """Send a message to the active provider and wait for the reply to end."""
+    expect(page.get_by_role("combobox", name="Model", exact=True)).to_have_value(model)
+    page.get_by_label("Message").fill(text)
+    page.get_by_role("button", name="Send").click()
+    reply = page.locator("article[data-role='assistant']").last
+    expect(reply).to_have_attribute("data-done", "true", timeout=PAGE_LOAD)
+    return reply
+
+
+def test_auto_goes_direct_when_the_provider_allows_the_browser(
+    page: Page, detour: Detour, guard: PageGuard, with_cors: tuple[str, object]
+) -> None:
+    base_url, standin = with_cors
+    open_app(page, detour.page_url)
+    add_provider(page, name="Open", base_url=base_url, key="sk-good")
+    reply = chat(page, "hi", "open-model")
+    expect(reply).to_have_attribute("data-route", "direct")
+    expect(reply.locator(".content")).to_contain_text("stand-in")
+    listing = page.get_by_role("listbox", name="Provider list")
+    expect(listing.get_by_role("option", name="Open")).to_contain_text("auto → direct")
+    chats = [r for r in standin.state.seen if r["path"].endswith("chat/completions")]  # type: ignore[attr-defined]
+    assert chats and chats[-1]["headers"].get("origin") == detour.page_url.rstrip("/")
+
+
+def test_auto_takes_the_gateway_when_cors_blocks_and_says_so(
+    page: Page, detour: Detour, guard: PageGuard, without_cors: tuple[str, object]
+) -> None:
+    guard.expected_errors.extend(CORS_ERRORS)
+    base_url, standin = without_cors
+    open_app(page, detour.page_url)
+    add_provider(page, name="Closed", base_url=base_url, key="sk-good")
+    reply = chat(page, "hi", "closed-model")
+    expect(reply).to_have_attribute("data-route", "gateway")
+    expect(reply.locator(".content")).to_contain_text("stand-in")
+    page.get_by_text("Activity").click()
+    expect(page.get_by_label("Activity log")).to_contain_text(
+        "Closed: direct blocked by CORS → using gateway"
+    )
+    listing = page.get_by_role("listbox", name="Provider list")
+    expect(listing.get_by_role("option", name="Closed")).to_contain_text("auto → gateway")
+    relayed = [r for r in standin.state.seen if r["path"].endswith("chat/completions")]  # type: ignore[attr-defined]
+    assert relayed[-1]["headers"]["authorization"] == "Bearer sk-good"
+    assert "x-detour-upstream" not in relayed[-1]["headers"]
+
+
+def test_the_remembered_route_survives_a_reload(
+    page: Page, detour: Detour, guard: PageGuard, without_cors: tuple[str, object]
+) -> None:
+    guard.expected_errors.extend(CORS_ERRORS)
+    base_url, standin = without_cors
+    open_app(page, detour.page_url)
+    add_provider(page, name="Closed", base_url=base_url, key="sk-good")
+    chat(page, "first", "closed-model")
+    open_app(page, detour.page_url)
+    seen_before = len(standin.state.seen)  # type: ignore[attr-defined]
+    reply = chat(page, "second", "closed-model")
+    expect(reply).to_have_attribute("data-route", "gateway")
+    stored = json.loads(page.evaluate("localStorage.getItem('detour.state')"))
+    provider_id = next(p["id"] for p in stored["providers"] if p["name"] == "Closed")
+    assert stored["routes"][provider_id]["route"] == "gateway"
+    # No direct attempt was made first: the stand-in saw no browser preflight after the reload.
+    later = standin.state.seen[seen_before:]  # type: ignore[attr-defined]
+    assert all(r["method"] != "OPTIONS" for r in later)
+
+
+def test_direct_route_blocked_by_cors_names_the_fix(
+    page: Page, detour: Detour, guard: PageGuard, without_cors: tuple[str, object]
+) -> None:
+    guard.expected_errors.extend(CORS_ERRORS)
+    base_url, _ = without_cors
+    open_app(page, detour.page_url)
+    add_provider(page, name="Closed", base_url=base_url, key="sk-good", route="Direct")
+    page.get_by_role("combobox", name="Model", exact=True).fill("closed-model")
+    page.get_by_label("Message").fill("hi")
+    page.get_by_role("button", name="Send").click()
+    reply = page.locator("article[data-role='assistant']").last
+    expect(reply).to_have_attribute("data-done", "true", timeout=PAGE_LOAD)
+    expect(reply).to_have_class("error")
+    expect(reply).to_contain_text("blocked by CORS")
+    expect(reply).to_contain_text("switch this provider to the gateway route")
+    expect(reply).to_contain_text(
+        f"sent no Access-Control-Allow-Origin for {detour.page_url.rstrip('/')}"
+    )
+
+
+def test_a_refused_key_hidden_by_cors_is_reported_as_an_auth_error(
+    page: Page, detour: Detour, guard: PageGuard, without_cors: tuple[str, object]
+) -> None:
+    guard.expected_errors.extend(CORS_ERRORS)
+    base_url, _ = without_cors
+    open_app(page, detour.page_url)
+    add_provider(page, name="Closed", base_url=base_url, key="sk-wrong")
+    page.get_by_role("combobox", name="Model", exact=True).fill("closed-model")
+    page.get_by_label("Message").fill("hi")
+    page.get_by_role("button", name="Send").click()
+    reply = page.locator("article[data-role='assistant']").last
+    expect(reply).to_have_attribute("data-done", "true", timeout=PAGE_LOAD)
+    expect(reply).to_contain_text("refused the key")
+    expect(reply).to_contain_text("carried no CORS headers")
+    assert "sk-wrong" not in reply.inner_text()
+    stored = json.loads(page.evaluate("localStorage.getItem('detour.state')"))
+    assert stored["routes"] == {}
+
+
+def test_a_gateway_routed_provider_that_is_down_gets_a_clear_error(
+    page: Page, detour: Detour, guard: PageGuard
+) -> None:
+    guard.expected_errors.append("502 (Bad Gateway)")
+    open_app(page, detour.page_url)
+    dead = f"http://127.0.0.1:{closed_port()}/v1"
+    add_provider(page, name="Dead", base_url=dead, key="sk", route="Gateway")
+    page.get_by_role("combobox", name="Model", exact=True).fill("any-model")
+    page.get_by_label("Message").fill("hi")
+    page.get_by_role("button", name="Send").click()
+    reply = page.locator("article[data-role='assistant']").last
+    expect(reply).to_have_attribute("data-done", "true", timeout=PAGE_LOAD)
+    expect(reply).to_contain_text("unreachable from the gateway")
+
+
+def test_zai_template_works_through_the_gateway_with_its_headers(
+    page: Page, detour: Detour, guard: PageGuard, without_cors: tuple[str, object]
+) -> None:
+    base_url, standin = without_cors
+    open_app(page, detour.page_url)
+    add_provider(page, name="Z.ai", base_url=base_url, key="sk-good", template="Z.ai")
+    reply = chat(page, "你好", "closed-model")
+    expect(reply).to_have_attribute("data-route", "gateway")
+    relayed = [r for r in standin.state.seen if r["path"].endswith("chat/completions")]  # type: ignore[attr-defined]
+    assert relayed[-1]["headers"]["accept-language"] == "en-US,en"
+    assert all(r["method"] != "OPTIONS" for r in standin.state.seen)  # type: ignore[attr-defined]
+
+
+def test_legacy_saved_providers_load_untouched_and_route_as_auto(
+    page: Page, detour: Detour, guard: PageGuard, with_cors: tuple[str, object]
+) -> None:
+    base_url, _ = with_cors
+    legacy = json.dumps(
+        [{"id": "old", "name": "Old friend", "baseUrl": base_url, "apiKey": "sk-good",
+          "type": "openai", "color": "teal"}]  # fmt: skip
+    )
+    open_app(page, detour.page_url)
+    page.evaluate("value => localStorage.setItem('detour.providers', value)", legacy)
+    open_app(page, detour.page_url)
+    listing = page.get_by_role("listbox", name="Provider list")
+    listing.get_by_role("option", name="Old friend").click()
+    reply = chat(page, "still there?", "open-model")
+    expect(reply).to_have_attribute("data-route", "direct")
+    assert page.evaluate("localStorage.getItem('detour.providers')") == legacy
+    saved = json.loads(page.evaluate("localStorage.getItem('detour.state')"))
+    old = next(p for p in saved["providers"] if p["id"] == "old")
+    assert old["routing"] == "auto" and old["color"] == "teal"
+
+
+def test_corrupt_saved_state_is_kept_aside_and_reported(
+    page: Page, detour: Detour, guard: PageGuard
+) -> None:
+    open_app(page, detour.page_url)
+    page.evaluate("localStorage.setItem('detour.state', '{\"version\": 2, \"providers\": [')")
+    open_app(page, detour.page_url)
+    expect(page.get_by_role("alert").first).to_contain_text("could not be loaded")
+    keys = page.evaluate("Object.keys(localStorage)")
+    backups = [k for k in keys if k.startswith("detour.state.corrupt-")]
+    assert backups, keys
+    kept = page.evaluate("key => localStorage.getItem(key)", backups[0])
+    assert kept == '{"version": 2, "providers": ['
+
+
+def test_stop_keeps_the_partial_reply(page: Page, detour: Detour, guard: PageGuard) -> None:
+    slow = openai_standin(cors=True, models=("slow-model",), piece=2, pace=0.2)
+    with serve(slow) as url:
+        open_app(page, detour.page_url)
+        add_provider(page, name="Slow", base_url=url + "/v1")
+        expect(page.get_by_role("combobox", name="Model", exact=True)).to_have_value("slow-model")
+        page.get_by_label("Message").fill("tell me a story")
+        page.get_by_role("button", name="Send").click()
+        reply = page.locator("article[data-role='assistant']").last
+        expect(reply.locator(".content")).not_to_be_empty(timeout=PAGE_LOAD)
+        page.get_by_role("button", name="Stop").click()
+        expect(reply).to_have_attribute("data-done", "true")
+        expect(reply.locator("footer")).to_contain_text("stopped")
+        partial = reply.locator(".content").inner_text()
+        assert partial
+        page.wait_for_timeout(500)
+        assert reply.locator(".content").inner_text() == partial
