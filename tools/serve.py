@@ -18,7 +18,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from build import DIST, page_config  # noqa: E402
+from build import DIST, page_config
 
 
 class NoCache:

@@ -66,6 +66,7 @@ PACKAGES = (
 )
 
 STAMP = VENDOR / ".versions.json"
+NPM_PACK = ("npm", "pack", "--loglevel=error")
 
 
 def wanted() -> dict[str, str]:
@@ -80,7 +81,7 @@ def tarball(package: Package) -> Path:
     path = CACHE / f"{name}-{package.version}.tgz"
     if not path.exists():
         subprocess.run(
-            ["npm", "pack", "--loglevel=error", f"{package.name}@{package.version}", "--pack-destination", str(CACHE)],
+            [*NPM_PACK, f"{package.name}@{package.version}", "--pack-destination", str(CACHE)],
             check=True,
             stdout=subprocess.DEVNULL,
         )

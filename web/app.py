@@ -22,7 +22,7 @@ from web.clock import Clock
 from web.dialects import ChatParams
 from web.discovery import DiscoveryResult, discover_models
 from web.errors import CorsBlocked, DetourError, ProviderInvalid, RouteError
-from web.events import Event, RouteChosen
+from web.events import Event, HealthChanged, RouteChosen
 from web.gateway import (
     GATEWAY_PROVIDER_ID,
     GatewayConfig,
@@ -104,7 +104,12 @@ class App:
             self.last_route[event.provider_id] = event.route
             if event.reason == "remembered" or event.reason.startswith("set to"):
                 return  # routine: not worth a line in the activity log
-        self.activity.appendleft(str(event))
+        line = str(event)
+        if isinstance(event, HealthChanged):
+            target = self.provider(event.provider_id)
+            who = target.name if target else event.provider_id
+            line = f"{who}: {event.old} → {event.new} ({event.reason})"
+        self.activity.appendleft(line)
         self.changed()
 
     def log(self, line: str) -> None:
@@ -171,9 +176,19 @@ class App:
         """A provider by id, the gateway's included."""
         return next((p for p in self.providers() if p.id == provider_id), None)
 
+    def models(self, provider: Provider) -> list[str]:
+        """The models to offer: found and added by hand, else the template's known ones."""
+        return provider.all_models or known_models(provider.template)
+
     def health(self, provider_id: str) -> Health:
         """The health the monitor last saw for a provider."""
         return self.monitor.health(provider_id)
+
+    async def check_health(self, provider_id: str) -> None:
+        """Check one provider's health now (nothing happens for a disabled one)."""
+        with contextlib.suppress(KeyError):
+            await self.monitor.check_now(provider_id)
+        self.changed()
 
     def build_provider(self, draft: ProviderDraft, original_id: str | None = None) -> Provider:
         """A validated provider from the form; raises `ProviderInvalid`, changes nothing."""

@@ -27,8 +27,8 @@ async def page_config() -> dict[str, Any]:
         if response.ok:
             data = json.loads(await response.string())
             return data if isinstance(data, dict) else {}
-    except Exception:  # noqa: S110 - a static host without config.json is fine
-        pass
+    except Exception:
+        js.console.warn("config.json could not be read; set the gateway in Settings")
     return {}
 
 

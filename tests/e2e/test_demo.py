@@ -1,4 +1,4 @@
-"""The first minute of a new user: `make run`'s servers, the page boots offline, the demo streams."""
+"""A new user's first minute: `make run`'s servers, an offline boot, the demo streaming."""
 
 from __future__ import annotations
 
@@ -38,7 +38,8 @@ def test_demo_chat_streams_a_reply_in_pieces(page: Page, detour: Detour, guard: 
     page.wait_for_function(
         """() => {
             const a = [...document.querySelectorAll("article[data-role='assistant']")].pop();
-            return a && a.dataset.done !== "true" && a.querySelector('.content').textContent.length > 0;
+            const text = a && a.querySelector('.content').textContent;
+            return a && a.dataset.done !== "true" && text.length > 0;
         }""",
         timeout=30_000,
     )

@@ -193,10 +193,8 @@ def test_legacy_saved_providers_load_untouched_and_route_as_auto(
     page: Page, detour: Detour, guard: PageGuard, with_cors: tuple[str, object]
 ) -> None:
     base_url, _ = with_cors
-    legacy = json.dumps(
-        [{"id": "old", "name": "Old friend", "baseUrl": base_url, "apiKey": "sk-good",
-          "type": "openai", "color": "teal"}]  # fmt: skip
-    )
+    old = {"id": "old", "name": "Old friend", "baseUrl": base_url, "apiKey": "sk-good"}
+    legacy = json.dumps([{**old, "type": "openai", "color": "teal"}])
     open_app(page, detour.page_url)
     page.evaluate("value => localStorage.setItem('detour.providers', value)", legacy)
     open_app(page, detour.page_url)

@@ -1042,3 +1042,38 @@ def test_describe_stats_leaves_out_what_is_unknown() -> None:
         "0 ms to first token · 5.0 tok/s"
     )
     assert describe_stats({}) == ""
+
+
+# --- health and offered models -------------------------------------------------------------
+
+
+async def test_checking_health_now_names_the_provider_in_the_activity_log(
+    net: Net, clock: FakeClock
+) -> None:
+    net.on(ZAI_MODELS, models("glm-4.6"))
+    app = make_app(net, clock, seeded(zai_auto()))
+    await app.check_health("zai")
+    assert app.health("zai").state is HealthState.HEALTHY
+    assert any(line.startswith("Z.ai: unknown → healthy") for line in app.activity)
+
+
+async def test_checking_health_of_a_disabled_provider_does_nothing(
+    net: Net, clock: FakeClock
+) -> None:
+    app = make_app(net, clock, seeded(replace(zai_auto(), enabled=False)))
+    await app.check_health("zai")
+    assert app.health("zai").state is HealthState.UNKNOWN
+    assert ZAI_MODELS not in net.urls()
+
+
+def test_a_provider_without_models_is_offered_its_templates_known_models(
+    net: Net, clock: FakeClock
+) -> None:
+    app = make_app(net, clock, seeded(zai_auto()))
+    offered = app.models(app.state.providers[0])
+    assert "glm-4.6" in offered
+
+
+def test_found_models_are_offered_before_the_templates(net: Net, clock: FakeClock) -> None:
+    app = make_app(net, clock, seeded(replace(zai_auto(), models=["glm-x"])))
+    assert app.models(app.state.providers[0]) == ["glm-x"]

@@ -8,6 +8,7 @@ rejects when nothing did (see BROWSER_RUNTIME.md).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import js  # type: ignore[import-not-found]
@@ -51,10 +52,8 @@ class FetchResponse:
         return b"".join([chunk async for chunk in self.aiter_bytes()])
 
     async def aclose(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # closing twice is harmless
             self._controller.abort()  # type: ignore[attr-defined]
-        except Exception:  # noqa: S110 - closing twice is harmless
-            pass
 
 
 class FetchTransport:

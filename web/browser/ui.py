@@ -152,7 +152,8 @@ class Page:
             item.setAttribute("aria-current", "true" if provider.id == active else "false")
             item.appendChild(make("strong", provider.name))
             state = health.state.value if provider.enabled else "disabled"
-            item.setAttribute("aria-label", f"{provider.name}, {state}, {self.route_text(provider)}")
+            label = f"{provider.name}, {state}, {self.route_text(provider)}"
+            item.setAttribute("aria-label", label)
             item.appendChild(make("span", f"● {state}", class_=f"badge health-{state}"))
             item.appendChild(make("span", self.route_text(provider), class_="badge"))
             meta = []
@@ -163,7 +164,8 @@ class Page:
             elif self.app.notes.get(provider.id):
                 meta.append(self.app.notes[provider.id])
             if meta:
-                item.appendChild(make("span", " · ".join(meta), class_="meta"))
+                text = " · ".join(meta)
+                item.appendChild(make("span", text, class_="meta", title=text))
             if provider.id != GATEWAY_PROVIDER_ID:
                 edit = make("button", "Edit", type="button", class_="outline secondary")
                 edit.setAttribute("aria-label", f"Edit {provider.name}")
@@ -192,15 +194,16 @@ class Page:
                 option.selected = True
             select.appendChild(option)
         provider = self.app.provider(settings.active_provider)
-        models = provider.all_models if provider else []
+        models = self.app.models(provider) if provider else []
         datalist = el("model-options")
         datalist.replaceChildren()
         for model in models:
             datalist.appendChild(make("option", value=model))
         field = el("chat-model")
-        if provider and (not settings.active_model or settings.active_model not in models):
-            if models and js.document.activeElement != field:
-                settings.active_model = models[0]
+        focused = js.document.activeElement == field
+        stale = not settings.active_model or settings.active_model not in models
+        if provider and stale and models and not focused:
+            settings.active_model = models[0]
         if js.document.activeElement != field:
             field.value = settings.active_model
 
@@ -268,22 +271,25 @@ class Page:
         self.render_status()
         provider = self.app.provider(provider_id)
         if provider is not None and not provider.all_models:
-            self.spawn(self.refresh_models())
+            self.spawn(self.refresh_models(announce=False))
         self.app.select(provider_id, self.app.state.settings.active_model)
 
     def on_model_pick(self, _event: Any) -> None:
         self.app.select(self.app.state.settings.active_provider, str(el("chat-model").value))
 
-    async def refresh_models(self) -> None:
+    async def refresh_models(self, *, announce: bool = True) -> None:
+        """List the active provider's models; errors go to the provider's note."""
         provider_id = self.app.state.settings.active_provider
         if not provider_id:
             return
         try:
             result = await self.app.refresh_models(provider_id)
         except DetourError as error:
-            self.notice(str(error), "error")
+            if announce:
+                self.notice(str(error), "error")
         else:
-            self.notice(result.note or "Models refreshed.")
+            if announce:
+                self.notice(result.note or "Models refreshed.")
         self.render_status()
 
     async def send(self) -> None:
@@ -445,7 +451,8 @@ class Page:
         self.app.state.settings.active_provider = provider.id
         self.app.state.settings.active_model = ""
         self.render_status()
-        self.spawn(self.refresh_models())
+        self.spawn(self.refresh_models(announce=False))
+        self.spawn(self.app.check_health(provider.id))
 
     async def check_provider(self) -> None:
         result = el("pf-check-result")
