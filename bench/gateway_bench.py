@@ -35,6 +35,7 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from bench import stock_proxy  # noqa: E402
+from bench.rawhttp import Answer, Connection  # noqa: E402
 
 RESULTS = REPO / "bench" / "RESULTS.md"
 OUT = REPO / "bench" / "out"
@@ -77,7 +78,9 @@ def standin_app() -> Callable[..., Any]:
             if not message.get("more_body"):
                 break
         if scope["path"].endswith("/models"):
-            payload = json.dumps({"object": "list", "data": [{"id": "standin", "object": "model"}]}).encode()
+            payload = json.dumps(
+                {"object": "list", "data": [{"id": "standin", "object": "model"}]}
+            ).encode()
             await send({"type": "http.response.start", "status": 200,
                         "headers": [(b"content-type", b"application/json")]})  # fmt: skip
             await send({"type": "http.response.body", "body": payload})
@@ -158,81 +161,98 @@ def cpu_seconds(pid: int) -> float:
 @dataclass
 class Arm:
     name: str
-    url: str
+    base: str
+    path: str
     headers: dict[str, str]
     body: dict[str, Any]
     latencies: dict[int, list[float]] = field(default_factory=dict)
     overhead: list[float] = field(default_factory=list)
     errors: int = 0
 
+    def payload(self, stream: bool = False) -> bytes:
+        body = {**self.body, "stream": True} if stream else self.body
+        return json.dumps(body).encode()
 
-async def one(client: httpx.AsyncClient, arm: Arm) -> float:
+    def headers_for(self) -> dict[str, str]:
+        return {"content-type": "application/json", **self.headers}
+
+
+async def one(conn: Connection, arm: Arm, stream: bool = False) -> tuple[float, Answer]:
+    """One request on `conn`; (milliseconds to the last byte, answer)."""
     started = time.perf_counter()
-    response = await client.post(arm.url, json=arm.body, headers=arm.headers)
+    answer = await conn.request("POST", arm.path, arm.headers_for(), arm.payload(stream))
     elapsed = (time.perf_counter() - started) * 1000
-    if response.status_code != 200:
+    if answer.status != 200:
         arm.errors += 1
-    elif "x-detour-overhead-ms" in response.headers:
-        arm.overhead.append(float(response.headers["x-detour-overhead-ms"]))
-    return elapsed
+    elif "x-detour-overhead-ms" in answer.headers:
+        arm.overhead.append(float(answer.headers["x-detour-overhead-ms"]))
+    return elapsed, answer
 
 
 async def interleaved(arms: list[Arm], concurrency: int, per_arm: int) -> None:
     """`concurrency` workers, each cycling through the arms (rotated per worker)."""
-    limits = httpx.Limits(max_connections=concurrency * len(arms) + 10, max_keepalive_connections=1000)
-    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
-        for arm in arms:  # warm each arm's connections
-            await asyncio.gather(*(one(client, arm) for _ in range(min(concurrency, 8))))
-        rounds = max(1, per_arm // concurrency)
+    rounds = max(1, per_arm // concurrency)
 
-        async def worker(index: int) -> None:
-            order = arms[index % len(arms) :] + arms[: index % len(arms)]
-            for _ in range(rounds):
-                for arm in order:
-                    arm.latencies.setdefault(concurrency, []).append(await one(client, arm))
+    async def worker(index: int) -> None:
+        order = arms[index % len(arms) :] + arms[: index % len(arms)]
+        conns = {arm.name: Connection(arm.base) for arm in arms}
+        for arm in order:  # warm up the connection
+            await one(conns[arm.name], arm)
+        for _ in range(rounds):
+            for arm in order:
+                elapsed, _answer = await one(conns[arm.name], arm)
+                arm.latencies.setdefault(concurrency, []).append(elapsed)
+        for conn in conns.values():
+            await conn.close()
 
-        await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    await asyncio.gather(*(worker(i) for i in range(concurrency)))
 
 
 async def throughput(arm: Arm, concurrency: int, seconds: float) -> float:
     """Requests per second one arm serves at `concurrency`, alone."""
-    limits = httpx.Limits(max_connections=concurrency + 10, max_keepalive_connections=1000)
-    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
-        await asyncio.gather(*(one(client, arm) for _ in range(concurrency)))
-        done = 0
-        stop = time.perf_counter() + seconds
+    conns = [Connection(arm.base) for _ in range(concurrency)]
+    await asyncio.gather(*(one(c, arm) for c in conns))
+    done = 0
+    stop = time.perf_counter() + seconds
 
-        async def worker() -> None:
-            nonlocal done
-            while time.perf_counter() < stop:
-                await one(client, arm)
-                done += 1
+    async def worker(conn: Connection) -> None:
+        nonlocal done
+        while time.perf_counter() < stop:
+            await one(conn, arm)
+            done += 1
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return done / (time.perf_counter() - started)
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(c) for c in conns))
+    elapsed = time.perf_counter() - started
+    for conn in conns:
+        await conn.close()
+    return done / elapsed
 
 
 async def first_chunk(arms: list[Arm], rounds: int) -> dict[str, dict[str, float]]:
     """Time to first streamed chunk, and inter-chunk gaps, at concurrency 1, interleaved."""
-    results: dict[str, dict[str, list[float]]] = {a.name: {"ttfc": [], "gaps": [], "stalls": []} for a in arms}
-    async with httpx.AsyncClient(timeout=60) as client:
-        for _ in range(rounds):
-            for arm in arms:
-                body = {**arm.body, "stream": True}
-                started = time.perf_counter()
-                last = None
-                async with client.stream("POST", arm.url, json=body, headers=arm.headers) as response:
-                    async for _chunk in response.aiter_raw():
-                        now = time.perf_counter()
-                        if last is None:
-                            results[arm.name]["ttfc"].append((now - started) * 1000)
-                        else:
-                            gap = (now - last) * 1000
-                            results[arm.name]["gaps"].append(gap)
-                            if gap > STREAM_PACE * 1000 * 10:
-                                results[arm.name]["stalls"].append(gap)
-                        last = now
+    results: dict[str, dict[str, list[float]]] = {
+        a.name: {"ttfc": [], "gaps": [], "stalls": []} for a in arms
+    }
+    conns = {arm.name: Connection(arm.base) for arm in arms}
+    for arm in arms:
+        await one(conns[arm.name], arm, stream=True)
+    for _ in range(rounds):
+        for arm in arms:
+            started = time.perf_counter()
+            _elapsed, answer = await one(conns[arm.name], arm, stream=True)
+            times = answer.chunk_times
+            if not times:
+                continue
+            r = results[arm.name]
+            r["ttfc"].append((times[0] - started) * 1000)
+            for a, b in zip(times, times[1:], strict=False):
+                gap = (b - a) * 1000
+                r["gaps"].append(gap)
+                if gap > STREAM_PACE * 1000 * 10:
+                    r["stalls"].append(gap)
+    for conn in conns.values():
+        await conn.close()
     summary: dict[str, dict[str, float]] = {}
     for name, r in results.items():
         summary[name] = {
@@ -257,18 +277,20 @@ async def memory_growth(arms: list[Arm], pid: int, total: int) -> tuple[float, f
     """(rss before, peak rss during, rss after) of `pid` over `total` requests spread over `arms`."""
     before = rss_mb(pid)
     peak = before
-    limits = httpx.Limits(max_connections=40, max_keepalive_connections=40)
-    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
-        per_worker = total // 16
+    per_worker = total // 16
 
-        async def worker(index: int) -> None:
-            nonlocal peak
-            for i in range(per_worker):
-                await one(client, arms[(index + i) % len(arms)])
-                if i % 100 == 0:
-                    peak = max(peak, rss_mb(pid))
+    async def worker(index: int) -> None:
+        nonlocal peak
+        conns = {arm.name: Connection(arm.base) for arm in arms}
+        for i in range(per_worker):
+            arm = arms[(index + i) % len(arms)]
+            await one(conns[arm.name], arm)
+            if i % 100 == 0:
+                peak = max(peak, rss_mb(pid))
+        for conn in conns.values():
+            await conn.close()
 
-        await asyncio.gather(*(worker(i) for i in range(16)))
+    await asyncio.gather(*(worker(i) for i in range(16)))
     return before, peak, rss_mb(pid)
 
 
@@ -293,11 +315,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         standin_port, gateway_port, proxy_port = free_port(), free_port(), free_port()
         standin = f"http://127.0.0.1:{standin_port}"
-        processes.append(subprocess.Popen([sys.executable, __file__, "--serve-standin", str(standin_port)], cwd=REPO))
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, __file__, "--serve-standin", str(standin_port)], cwd=REPO
+            )
+        )
         wait_http(f"{standin}/v1/models")
         config = OUT / "bench-models.yaml"
         write_config(config, standin)
-        env = {**os.environ, "GATEWAY_ALLOW_PRIVATE_UPSTREAMS": "true", "GATEWAY_LOG_LEVEL": "warning"}
+        env = {
+            **os.environ,
+            "GATEWAY_ALLOW_PRIVATE_UPSTREAMS": "true",
+            "GATEWAY_LOG_LEVEL": "warning",
+        }
         gateway_proc = subprocess.Popen(
             [sys.executable, "-m", "gateway", "--config", str(config), "--port", str(gateway_port)],
             cwd=REPO, env=env, stderr=subprocess.DEVNULL,
@@ -309,10 +339,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         report["gateway_rss_idle_mb"] = rss_mb(gateway_proc.pid)
 
         arms = [
-            Arm("direct", f"{standin}/v1/chat/completions", {}, BODY),
-            Arm("relay", f"{gateway}/relay/v1/chat/completions",
+            Arm("direct", standin, "/v1/chat/completions", {}, BODY),
+            Arm("relay", gateway, "/relay/v1/chat/completions",
                 {"x-detour-upstream": standin, "authorization": "Bearer sk-bench-standin"}, BODY),
-            Arm("litellm", f"{gateway}/v1/chat/completions", {}, BODY),
+            Arm("litellm", gateway, "/v1/chat/completions", {}, BODY),
         ]  # fmt: skip
         proxy_proc = None
         if args.no_stock:
@@ -325,15 +355,21 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     processes.append(proxy_proc)
                     time.sleep(2)
                     report["proxy_rss_idle_mb"] = rss_mb(proxy_proc.pid)
-                    arms.append(Arm("stock_proxy", f"http://127.0.0.1:{proxy_port}/v1/chat/completions",
+                    arms.append(Arm("stock_proxy", f"http://127.0.0.1:{proxy_port}", "/v1/chat/completions",
                                     {"authorization": f"Bearer {MASTER_KEY}"}, BODY))  # fmt: skip
                 else:
-                    report["notes"].append(f"stock LiteLLM proxy could not be installed (see {log})")
+                    report["notes"].append(
+                        f"stock LiteLLM proxy could not be installed (see {log})"
+                    )
             except Exception as exc:  # the other arms still count
                 report["notes"].append(f"stock LiteLLM proxy could not be started: {exc}")
 
         levels = [1, 4, 16, 50]
-        per_arm = {1: 200, 4: 400, 16: 800, 50: 1000} if not args.quick else {1: 50, 4: 80, 16: 160, 50: 200}
+        per_arm = (
+            {1: 200, 4: 400, 16: 800, 50: 1000}
+            if not args.quick
+            else {1: 50, 4: 80, 16: 160, 50: 200}
+        )
         for c in levels:
             print(f"latency, interleaved, c={c} ...", flush=True)
             await interleaved(arms, c, per_arm[c])
@@ -366,7 +402,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             done_before = arm.errors
             rps[arm.name] = round(await throughput(arm, 50, seconds), 1)
             if pid:
-                cpu[arm.name] = round((cpu_seconds(pid) - before) * 1000 / max(1.0, rps[arm.name] * seconds), 2)
+                cpu[arm.name] = round(
+                    (cpu_seconds(pid) - before) * 1000 / max(1.0, rps[arm.name] * seconds), 2
+                )
             if arm.name == "relay":
                 report["gateway_rss_load_mb"] = rss_mb(gateway_proc.pid)
             if arm.name == "stock_proxy" and proxy_proc is not None:
@@ -440,7 +478,7 @@ def markdown(report: dict[str, Any], quick: bool) -> str:
         "- Setup: one fast OpenAI-compatible stand-in (raw ASGI under uvicorn), the gateway "
         "(`python -m gateway`, one uvicorn worker), and the stock LiteLLM proxy "
         "(`litellm --config`, one worker) each in its own process, all on 127.0.0.1; "
-        "load generator: httpx in one process. Requests interleaved between the arms.",
+        "load generator: a minimal keep-alive HTTP/1.1 client (bench/rawhttp.py), one connection per worker and arm, in one process. Requests interleaved between the arms.",
         "- Reproduce: `make bench` (or `.venv/bin/python bench/gateway_bench.py`).",
         "",
         "## Targets",

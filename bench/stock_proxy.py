@@ -55,9 +55,19 @@ def install(log: Path) -> bool:
         return True
     VENV.parent.mkdir(parents=True, exist_ok=True)
     venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
-    command = [str(python()), "-m", "pip", "install", "--quiet", f"litellm=={LITELLM_VERSION}", *proxy_requirements()]
+    command = [
+        str(python()),
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        f"litellm=={LITELLM_VERSION}",
+        *proxy_requirements(),
+    ]
     with log.open("w") as out:
-        result = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, timeout=1200, check=False)
+        result = subprocess.run(
+            command, stdout=out, stderr=subprocess.STDOUT, timeout=1200, check=False
+        )
     return result.returncode == 0 and litellm_bin.exists()
 
 
@@ -80,7 +90,10 @@ def start(config: Path, port: int, master_key: str) -> subprocess.Popen[bytes]:
         if process.poll() is not None:
             raise RuntimeError(f"stock proxy exited with {process.returncode}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/health/liveliness", timeout=1).status_code == 200:
+            if (
+                httpx.get(f"http://127.0.0.1:{port}/health/liveliness", timeout=1).status_code
+                == 200
+            ):
                 return process
         except httpx.TransportError:
             pass
@@ -91,4 +104,7 @@ def start(config: Path, port: int, master_key: str) -> subprocess.Popen[bytes]:
 
 if __name__ == "__main__":
     print("\n".join(proxy_requirements()))
-    print("installed" if install(REPO / ".cache" / "bench-litellm-proxy-install.log") else "failed", file=sys.stderr)
+    print(
+        "installed" if install(REPO / ".cache" / "bench-litellm-proxy-install.log") else "failed",
+        file=sys.stderr,
+    )

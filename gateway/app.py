@@ -21,7 +21,7 @@ from gateway.config import ModelList, load_model_list
 from gateway.cors import CORSMiddleware
 from gateway.errors import BadRequest, GatewayError, NotFound
 from gateway.llm import LiteLLMService, UpstreamError, error_status_body
-from gateway.pinning import relay_client, relay_transport, timeouts
+from gateway.pinning import relay_client, timeouts
 from gateway.policy import (
     CachingResolver,
     Resolver,
@@ -33,6 +33,7 @@ from gateway.probe import ProbeRequest, ProbeResult, probe_cors
 from gateway.relay import Relay
 from gateway.settings import Settings
 from gateway.timing import TimingMiddleware, timing_of
+from gateway.upstream import UpstreamTransport
 
 
 class Health(BaseModel):
@@ -185,7 +186,7 @@ def create_app(
         allow_private=settings.allow_private_upstreams, allowlist=settings.allowlist
     )
     upstream_resolver = resolver or CachingResolver(system_resolver)
-    transport = relay_transport()
+    transport = UpstreamTransport()
     timeout = timeouts(settings.connect_timeout, settings.read_timeout)
     client = relay_client(transport, timeout)
     llm = LiteLLMService(model_list, settings.read_timeout)

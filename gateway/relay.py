@@ -178,7 +178,7 @@ class Relay:
                 response = await self.transport.handle_async_request(request)
             response.request = request
             return response
-        except httpx.InvalidURL as exc:
+        except (httpx.InvalidURL, httpx.LocalProtocolError) as exc:
             raise BadRequest(f"upstream URL is not valid: {exc}", code="bad_upstream") from None
         except (httpx.TimeoutException, TimeoutError):
             raise UpstreamTimeout(

@@ -5,11 +5,11 @@ from __future__ import annotations
 import ipaddress
 import socket
 
-import httpcore
+import httpx
 import pytest
 
 from gateway.errors import BadRequest, PolicyRefused
-from gateway.pinning import PinnedBackend, pinned
+from gateway.pinning import pinned
 from gateway.policy import (
     CachingResolver,
     CheckedUpstream,
@@ -18,6 +18,7 @@ from gateway.policy import (
     embedded_ipv4,
     literal_address,
 )
+from gateway.upstream import UpstreamTransport
 from tests.gateway.conftest import NonLoopbackAttempt, fake_resolver, loopback_only
 
 STRICT = UpstreamPolicy()
@@ -189,27 +190,31 @@ def test_embedded_ipv4_is_extracted_from_every_ipv6_form() -> None:
     assert inner("2606:2800:220:1:248:1893:25c8:1946") == []
 
 
-async def test_pinned_backend_refuses_names_that_were_not_checked() -> None:
-    backend = PinnedBackend()
-    with pytest.raises(httpcore.ConnectError, match="not checked"):
-        await backend.connect_tcp("api.example.com", 443)
+async def test_upstream_transport_refuses_names_that_were_not_checked() -> None:
+    transport = UpstreamTransport()
+    with pytest.raises(httpx.ConnectError, match="not checked"):
+        await transport.connect(("https", "api.example.com", 443), 1.0)
     other = CheckedUpstream("https://a.example/", "https", "a.example", 443, ("93.184.216.34",))
-    with pinned(other), pytest.raises(httpcore.ConnectError, match="not checked"):
-        await backend.connect_tcp("b.example", 443)
+    with pinned(other), pytest.raises(httpx.ConnectError, match="not checked"):
+        await transport.connect(("https", "b.example", 443), 1.0)
 
 
-async def test_pinned_backend_connects_to_the_checked_address_not_the_name(
+async def test_upstream_transport_connects_to_the_checked_address_not_the_name(
     upstream: str,
 ) -> None:
     port = int(upstream.rsplit(":", 1)[1])
     # The name would resolve elsewhere (or nowhere); the pin says 127.0.0.1.
-    checked = CheckedUpstream(
-        f"http://provider.test:{port}/", "http", "provider.test", port, ("127.0.0.1",)
-    )
-    backend = PinnedBackend()
+    url = f"http://provider.test:{port}/v1/models"
+    checked = CheckedUpstream(url, "http", "provider.test", port, ("127.0.0.1",))
+    transport = UpstreamTransport()
+    request = httpx.Request("GET", url, headers={"authorization": "Bearer sk-standin-key"})
     with pinned(checked):
-        stream = await backend.connect_tcp("provider.test", port, timeout=2)
-    await stream.aclose()
+        response = await transport.handle_async_request(request)
+    body = b"".join([chunk async for chunk in response.aiter_raw()])
+    await response.aclose()
+    assert response.status_code == 200 and b"standin-model" in body
+    assert len(transport.idle[("http", "provider.test", port)]) == 1  # kept alive for reuse
+    await transport.aclose()
 
 
 def test_the_suite_guard_blocks_non_loopback_connections() -> None:
