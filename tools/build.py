@@ -32,9 +32,16 @@ def gateway_endpoint(environ: Mapping[str, str]) -> str:
     return f"http://{host}:{environ.get('GATEWAY_PORT', '4000')}"
 
 
-def page_config(environ: Mapping[str, str]) -> dict[str, str]:
+def page_config(environ: Mapping[str, str]) -> dict[str, object]:
     """The small config file the page reads at start (`config.json`)."""
-    return {"gateway_url": gateway_endpoint(environ)}
+    config: dict[str, object] = {"gateway_url": gateway_endpoint(environ)}
+    interval = environ.get("DETOUR_HEALTH_INTERVAL", "").strip()
+    if interval:
+        try:
+            config["health_interval"] = max(1.0, float(interval))
+        except ValueError:
+            raise SystemExit(f"DETOUR_HEALTH_INTERVAL must be seconds, not {interval!r}") from None
+    return config
 
 
 def python_archive(target: Path) -> None:

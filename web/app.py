@@ -69,6 +69,7 @@ class App:
         random: Callable[[], float],
         origin: str = "",
         default_gateway_url: str = "",
+        health_interval: float = 60.0,
     ) -> None:
         self.transport = transport
         self.storage = storage
@@ -89,7 +90,11 @@ class App:
         self.router = Router(transport, self.gateway_config, clock, on_event=self._on_event)
         self.router.load_remembered(self.state.routes)
         self.monitor = HealthMonitor(
-            self.router, self.providers, random=random, on_event=self._on_event
+            self.router,
+            self.providers,
+            random=random,
+            on_event=self._on_event,
+            interval=health_interval,
         )
 
     # --- notification -------------------------------------------------------------

@@ -32,6 +32,10 @@ async def page_config() -> dict[str, Any]:
     return {}
 
 
+def _seconds(value: Any, default: float) -> float:
+    return float(value) if isinstance(value, int | float) and value > 0 else default
+
+
 async def start() -> None:
     step = js.document.getElementById("loading-step")
     step.textContent = "Starting Detour…"
@@ -43,6 +47,7 @@ async def start() -> None:
         random=random.random,
         origin=str(js.location.origin),
         default_gateway_url=str(config.get("gateway_url", "")),
+        health_interval=_seconds(config.get("health_interval"), 60.0),
     )
     page = Page(app)
     page.wire()

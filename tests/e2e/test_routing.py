@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e.conftest import Detour, PageGuard, open_app
+from tests.e2e.conftest import Detour, PageGuard, open_app, start_detour, stop_detour
 from tests.gateway.standins import closed_port, openai_standin, serve
 
 CORS_ERRORS = ("CORS policy", "Failed to load resource", "net::ERR_FAILED")
@@ -239,3 +239,27 @@ def test_stop_keeps_the_partial_reply(page: Page, detour: Detour, guard: PageGua
         assert partial
         page.wait_for_timeout(500)
         assert reply.locator(".content").inner_text() == partial
+
+
+def test_health_marks_a_provider_down_after_repeated_failures_and_back_up(
+    page: Page, guard: PageGuard
+) -> None:
+    """Continuous monitoring, with the check interval shortened through the page's config."""
+    guard.expected_errors.extend(("Failed to load resource", "ERR_CONNECTION_REFUSED"))
+    port = closed_port()
+    fast = start_detour({"DETOUR_HEALTH_INTERVAL": "1"})
+    try:
+        open_app(page, fast.page_url)
+        with serve(openai_standin(cors=True, models=("m",)), port=port) as url:
+            add_provider(page, name="Flaky", base_url=url + "/v1")
+            item = page.get_by_role("listbox", name="Provider list").get_by_role(
+                "option", name="Flaky"
+            )
+            expect(item).to_contain_text("healthy", timeout=15_000)
+        expect(item).to_contain_text("down", timeout=30_000)
+        page.get_by_text("Activity").click()
+        expect(page.get_by_label("Activity log")).to_contain_text("Flaky: healthy → down")
+        with serve(openai_standin(cors=True, models=("m",)), port=port):
+            expect(item).to_contain_text("healthy", timeout=60_000)
+    finally:
+        stop_detour(fast)

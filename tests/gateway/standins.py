@@ -36,11 +36,11 @@ DEFAULT_REPLY = "Hello from the stand-in. It streams in small pieces."
 
 
 @contextmanager
-def serve(app: ASGIApp, host: str = "127.0.0.1") -> Iterator[str]:
-    """Run `app` on a free loopback port in a thread; yield `http://127.0.0.1:<port>`."""
+def serve(app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Run `app` on a loopback port (a free one by default) in a thread; yield its URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, 0))
+    sock.bind((host, port))
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="auto")
     server = uvicorn.Server(config)
