@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.e2e.conftest import Detour, PageGuard, open_app, start_detour, stop_detour
-from tests.gateway.standins import closed_port, openai_standin, serve
+from tests.gateway.standins import anthropic_standin, closed_port, openai_standin, serve
 
 CORS_ERRORS = ("CORS policy", "Failed to load resource", "net::ERR_FAILED")
 PAGE_LOAD = 60_000
@@ -263,3 +263,20 @@ def test_health_marks_a_provider_down_after_repeated_failures_and_back_up(
             expect(item).to_contain_text("healthy", timeout=60_000)
     finally:
         stop_detour(fast)
+
+
+def test_anthropic_is_called_directly_with_its_browser_access_header(
+    page: Page, detour: Detour, guard: PageGuard
+) -> None:
+    standin = anthropic_standin(cors=True, api_key="sk-ant", models=("claude-standin",))
+    with serve(standin) as url:
+        open_app(page, detour.page_url)
+        add_provider(page, name="Claude", base_url=url + "/v1", key="sk-ant", template="Anthropic")
+        reply = chat(page, "hello", "claude-standin")
+        expect(reply).to_have_attribute("data-route", "direct")
+        expect(reply.locator(".content")).to_contain_text("stand-in")
+        sent = [r for r in standin.state.seen if r["path"] == "/v1/messages"]  # type: ignore[attr-defined]
+        posted = [r for r in sent if r["method"] == "POST"][-1]
+        assert posted["headers"]["anthropic-dangerous-direct-browser-access"] == "true"
+        assert posted["headers"]["x-api-key"] == "sk-ant"
+        assert "authorization" not in posted["headers"]

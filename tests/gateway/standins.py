@@ -240,18 +240,39 @@ def openai_standin(
     return app
 
 
+BROWSER_ACCESS = "anthropic-dangerous-direct-browser-access"
+
+
 def anthropic_standin(
-    *, api_key: str | None = None, cors: bool = False, reply: str = DEFAULT_REPLY, pace: float = 0.0
+    *,
+    api_key: str | None = None,
+    cors: bool = False,
+    reply: str = DEFAULT_REPLY,
+    pace: float = 0.0,
+    models: tuple[str, ...] = ("claude-standin",),
 ) -> Starlette:
-    """An Anthropic-format provider: POST /v1/messages, typed SSE events when streamed."""
+    """An Anthropic-format provider: GET /v1/models, POST /v1/messages (typed SSE events).
+
+    cors: behave as Anthropic does for browsers — CORS headers only for requests
+    that carry `anthropic-dangerous-direct-browser-access: true` (and preflights
+    that ask for it); everything else gets none, so the browser blocks it.
+    """
     seen: list[dict[str, Any]] = []
 
-    async def messages(request: Request) -> Response:
-        body = await request.body()
-        _record(request, seen, body)
-        headers = _cors_headers(request, cors)
-        if request.method == "OPTIONS":
-            return Response(status_code=204 if cors else 405, headers=headers)
+    def cors_headers(request: Request) -> dict[str, str]:
+        asked = request.headers.get("access-control-request-headers", "").lower()
+        opted_in = request.headers.get(BROWSER_ACCESS) == "true" or BROWSER_ACCESS in asked
+        if not (cors and opted_in):
+            return {}
+        return {
+            "access-control-allow-origin": request.headers.get("origin", "*"),
+            "access-control-allow-headers": (
+                f"x-api-key, anthropic-version, content-type, {BROWSER_ACCESS}"
+            ),
+            "access-control-allow-methods": "GET, POST, OPTIONS",
+        }
+
+    def refused(request: Request, headers: dict[str, str]) -> Response | None:
         if api_key is not None and request.headers.get("x-api-key") != api_key:
             return JSONResponse(
                 {
@@ -259,7 +280,30 @@ def anthropic_standin(
                     "error": {"type": "authentication_error", "message": "invalid x-api-key"},
                 },
                 status_code=401,
+                headers=headers,
             )
+        return None
+
+    async def list_models(request: Request) -> Response:
+        _record(request, seen, b"")
+        headers = cors_headers(request)
+        if request.method == "OPTIONS":
+            return Response(status_code=204 if headers else 405, headers=headers)
+        denied = refused(request, headers)
+        if denied is not None:
+            return denied
+        data = [{"type": "model", "id": m, "display_name": m} for m in models]
+        return JSONResponse({"data": data, "has_more": False}, headers=headers)
+
+    async def messages(request: Request) -> Response:
+        body = await request.body()
+        _record(request, seen, body)
+        headers = cors_headers(request)
+        if request.method == "OPTIONS":
+            return Response(status_code=204 if headers else 405, headers=headers)
+        denied = refused(request, headers)
+        if denied is not None:
+            return denied
         payload = json.loads(body or b"{}")
         model = payload.get("model", "claude-standin")
         usage = {"input_tokens": 3, "output_tokens": 0}
@@ -297,6 +341,11 @@ def anthropic_standin(
 
         return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
 
-    app = Starlette(routes=[Route("/v1/messages", messages, methods=["POST", "OPTIONS"])])
+    app = Starlette(
+        routes=[
+            Route("/v1/models", list_models, methods=["GET", "OPTIONS"]),
+            Route("/v1/messages", messages, methods=["POST", "OPTIONS"]),
+        ]
+    )
     app.state.seen = seen
     return app

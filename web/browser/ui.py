@@ -201,9 +201,10 @@ class Page:
             datalist.appendChild(make("option", value=model))
         field = el("chat-model")
         focused = js.document.activeElement == field
+        found = provider.all_models if provider else []  # picked only once discovery answered
         stale = not settings.active_model or settings.active_model not in models
-        if provider and stale and models and not focused:
-            settings.active_model = models[0]
+        if stale and found and not focused:
+            settings.active_model = found[0]
         if js.document.activeElement != field:
             field.value = settings.active_model
 
