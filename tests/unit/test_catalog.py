@@ -184,26 +184,3 @@ def test_slug_and_unique_id_keep_to_the_id_alphabet() -> None:
     assert slug("***") == ""
     assert unique_id("***", []) == "provider"
     assert len(unique_id("x" * 100, ["x" * 64])) <= 64
-
-
-@pytest.mark.parametrize("module", ["catalog", "store", "portability"])
-def test_core_modules_import_no_browser_code_and_yaml_only_lazily(module: str) -> None:
-    import ast
-    from pathlib import Path
-
-    source = Path(__file__).parents[2] / "web" / f"{module}.py"
-    tree = ast.parse(source.read_text(encoding="utf-8"))
-    top_level = set()
-    for node in tree.body:
-        if isinstance(node, ast.Import):
-            top_level |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            top_level.add(node.module.split(".")[0])
-    every = {
-        alias.name.split(".")[0]
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Import)
-        for alias in node.names
-    }
-    assert not (every | top_level) & {"js", "pyodide", "pyscript"}
-    assert "yaml" not in top_level
