@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         log_level=settings.log_level,
         access_log=False,  # its lines carry query strings, where some providers put keys
         server_header=False,
+        proxy_headers=False,  # the gateway does not use client addresses; trust no X-Forwarded-*
     )
     return 0
 

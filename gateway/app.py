@@ -74,23 +74,26 @@ class ChatRequest(BaseModel):
     stream: bool = False
 
 
-class RelayShortcut:
-    """Hand `/relay/` requests straight to the relay, past the router and exception layers.
+class GatewayApp(FastAPI):
+    """FastAPI, with `/relay/` requests handed straight to the relay's own middleware chain.
 
-    The relay is plain ASGI and handles its own errors; skipping FastAPI's
-    per-request machinery keeps the detour's added latency small. The route
-    stays registered too, for the OpenAPI schema.
+    The relay is plain ASGI and answers its own errors; going around FastAPI's
+    per-request layers (error and telemetry wrappers, router, exception
+    middleware) keeps the detour's added latency small. The relay route stays
+    registered too, for the OpenAPI schema.
     """
 
-    def __init__(self, app: ASGIApp, relay: Relay) -> None:
-        self.app = app
-        self.relay = relay
+    relay_chain: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/relay/"):
-            await self.relay(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
+        if (
+            self.relay_chain is not None
+            and scope["type"] == "http"
+            and scope["path"].startswith("/relay/")
+        ):
+            await self.relay_chain(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def error_response(error: GatewayError) -> JSONResponse:
@@ -202,7 +205,7 @@ def create_app(
         finally:
             await client.aclose()
 
-    app = FastAPI(
+    app = GatewayApp(
         title="Detour gateway",
         version=__version__,
         description="Relay and LiteLLM-backed OpenAI-compatible API for the Detour page.",
@@ -286,8 +289,10 @@ def create_app(
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-    app.add_middleware(RelayShortcut, relay=relay)
     app.add_middleware(AuthMiddleware, token=settings.token)
     app.add_middleware(CORSMiddleware, origins=settings.origins)
     app.add_middleware(TimingMiddleware)
+    app.relay_chain = TimingMiddleware(
+        CORSMiddleware(AuthMiddleware(relay, token=settings.token), origins=settings.origins)
+    )
     return app
