@@ -17,11 +17,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import itertools
 import json
 import os
 import platform
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -34,6 +34,7 @@ import httpx
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
 from bench import stock_proxy  # noqa: E402
 from bench.rawhttp import Answer, Connection  # noqa: E402
 
@@ -52,16 +53,31 @@ BODY = {"model": "bench", "messages": [{"role": "user", "content": "hi"}], "max_
 def standin_app() -> Callable[..., Any]:
     """A minimal, fast OpenAI-compatible upstream (raw ASGI)."""
     answer = json.dumps(
-        {"id": "chatcmpl-bench", "object": "chat.completion", "created": 0, "model": "standin",
-         "choices": [{"index": 0, "finish_reason": "stop",
-                      "message": {"role": "assistant", "content": REPLY}}],
-         "usage": {"prompt_tokens": 3, "completion_tokens": 7, "total_tokens": 10}}
-    ).encode()  # fmt: skip
+        {
+            "id": "chatcmpl-bench",
+            "object": "chat.completion",
+            "created": 0,
+            "model": "standin",
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": REPLY},
+                }
+            ],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 7, "total_tokens": 10},
+        }
+    ).encode()
 
     def chunk(text: str, finish: str | None = None) -> bytes:
         delta = {"content": text} if text else {}
-        body = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 0, "model": "standin",
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}  # fmt: skip
+        body = {
+            "id": "chatcmpl-bench",
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": "standin",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
         return b"data: " + json.dumps(body).encode() + b"\n\n"
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -81,19 +97,36 @@ def standin_app() -> Callable[..., Any]:
             payload = json.dumps(
                 {"object": "list", "data": [{"id": "standin", "object": "model"}]}
             ).encode()
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", b"application/json")]})  # fmt: skip
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", b"application/json")],
+                }
+            )
             await send({"type": "http.response.body", "body": payload})
             return
         stream = b'"stream": true' in body or b'"stream":true' in body
         if not stream:
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", b"application/json"),
-                                    (b"content-length", str(len(answer)).encode())]})  # fmt: skip
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(answer)).encode()),
+                    ],
+                }
+            )
             await send({"type": "http.response.body", "body": answer})
             return
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"text/event-stream")]})  # fmt: skip
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/event-stream")],
+            }
+        )
         for i in range(STREAM_PIECES):
             await send({"type": "http.response.body", "body": chunk(f"w{i} "), "more_body": True})
             await asyncio.sleep(STREAM_PACE)
@@ -246,7 +279,7 @@ async def first_chunk(arms: list[Arm], rounds: int) -> dict[str, dict[str, float
                 continue
             r = results[arm.name]
             r["ttfc"].append((times[0] - started) * 1000)
-            for a, b in zip(times, times[1:], strict=False):
+            for a, b in itertools.pairwise(times):
                 gap = (b - a) * 1000
                 r["gaps"].append(gap)
                 if gap > STREAM_PACE * 1000 * 10:
@@ -274,7 +307,7 @@ def pct(values: list[float], p: float) -> float:
 
 
 async def memory_growth(arms: list[Arm], pid: int, total: int) -> tuple[float, float, float]:
-    """(rss before, peak rss during, rss after) of `pid` over `total` requests spread over `arms`."""
+    """(rss before, peak, rss after) of `pid` over `total` requests spread over `arms`."""
     before = rss_mb(pid)
     peak = before
     per_worker = total // 16
@@ -330,8 +363,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         }
         gateway_proc = subprocess.Popen(
             [sys.executable, "-m", "gateway", "--config", str(config), "--port", str(gateway_port)],
-            cwd=REPO, env=env, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            cwd=REPO,
+            env=env,
+            stderr=subprocess.DEVNULL,
+        )
         processes.append(gateway_proc)
         gateway = f"http://127.0.0.1:{gateway_port}"
         wait_http(f"{gateway}/health")
@@ -340,10 +375,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
         arms = [
             Arm("direct", standin, "/v1/chat/completions", {}, BODY),
-            Arm("relay", gateway, "/relay/v1/chat/completions",
-                {"x-detour-upstream": standin, "authorization": "Bearer sk-bench-standin"}, BODY),
+            Arm(
+                "relay",
+                gateway,
+                "/relay/v1/chat/completions",
+                {"x-detour-upstream": standin, "authorization": "Bearer sk-bench-standin"},
+                BODY,
+            ),
             Arm("litellm", gateway, "/v1/chat/completions", {}, BODY),
-        ]  # fmt: skip
+        ]
         proxy_proc = None
         if args.no_stock:
             report["notes"].append("stock LiteLLM proxy arm skipped (--no-stock)")
@@ -355,8 +395,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     processes.append(proxy_proc)
                     time.sleep(2)
                     report["proxy_rss_idle_mb"] = rss_mb(proxy_proc.pid)
-                    arms.append(Arm("stock_proxy", f"http://127.0.0.1:{proxy_port}", "/v1/chat/completions",
-                                    {"authorization": f"Bearer {MASTER_KEY}"}, BODY))  # fmt: skip
+                    arms.append(
+                        Arm(
+                            "stock_proxy",
+                            f"http://127.0.0.1:{proxy_port}",
+                            "/v1/chat/completions",
+                            {"authorization": f"Bearer {MASTER_KEY}"},
+                            BODY,
+                        )
+                    )
                 else:
                     report["notes"].append(
                         f"stock LiteLLM proxy could not be installed (see {log})"
@@ -375,15 +422,26 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await interleaved(arms, c, per_arm[c])
         latency: dict[str, dict[int, dict[str, float]]] = {}
         for arm in arms:
-            latency[arm.name] = {c: {"p50": pct(arm.latencies[c], 50), "p99": pct(arm.latencies[c], 99),
-                                     "n": len(arm.latencies[c])} for c in levels}  # fmt: skip
+            latency[arm.name] = {
+                c: {
+                    "p50": pct(arm.latencies[c], 50),
+                    "p99": pct(arm.latencies[c], 99),
+                    "n": len(arm.latencies[c]),
+                }
+                for c in levels
+            }
         report["latency"] = latency
         report["added"] = {
-            arm.name: {c: {"p50": round(latency[arm.name][c]["p50"] - latency["direct"][c]["p50"], 3),
-                           "p99": round(latency[arm.name][c]["p99"] - latency["direct"][c]["p99"], 3)}
-                       for c in levels}
-            for arm in arms if arm.name != "direct"
-        }  # fmt: skip
+            arm.name: {
+                c: {
+                    "p50": round(latency[arm.name][c]["p50"] - latency["direct"][c]["p50"], 3),
+                    "p99": round(latency[arm.name][c]["p99"] - latency["direct"][c]["p99"], 3),
+                }
+                for c in levels
+            }
+            for arm in arms
+            if arm.name != "direct"
+        }
         report["overhead_header_p50"] = {a.name: pct(a.overhead, 50) for a in arms if a.overhead}
         report["errors"] = {a.name: a.errors for a in arms}
 
@@ -417,13 +475,23 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         total = 10_000 if not args.quick else 2_000
         print(f"memory growth over {total} requests ...", flush=True)
         before, peak, after = await memory_growth([arms[1], arms[2]], gateway_proc.pid, total)
-        report["gateway_memory_growth"] = {"requests": total, "before_mb": before, "peak_mb": peak,
-                                           "after_mb": after, "growth_mb": round(after - before, 1)}  # fmt: skip
+        report["gateway_memory_growth"] = {
+            "requests": total,
+            "before_mb": before,
+            "peak_mb": peak,
+            "after_mb": after,
+            "growth_mb": round(after - before, 1),
+        }
         if proxy_proc is not None:
             stock_arm = arms[3]
             before, peak, after = await memory_growth([stock_arm], proxy_proc.pid, total // 5)
-            report["proxy_memory_growth"] = {"requests": total // 5, "before_mb": before, "peak_mb": peak,
-                                             "after_mb": after, "growth_mb": round(after - before, 1)}  # fmt: skip
+            report["proxy_memory_growth"] = {
+                "requests": total // 5,
+                "before_mb": before,
+                "peak_mb": peak,
+                "after_mb": after,
+                "growth_mb": round(after - before, 1),
+            }
     finally:
         for process in processes:
             process.terminate()
@@ -440,20 +508,28 @@ def verdicts(report: dict[str, Any]) -> list[str]:
     lines = []
     added = report["added"]
     relay_p50 = added["relay"][1]["p50"]
-    lines.append(f"relay adds {relay_p50:.3f} ms p50 (non-streamed, c=1): target <= 1 ms -> "
-                 f"{'PASS' if relay_p50 <= 1.0 else 'FAIL'}")  # fmt: skip
+    lines.append(
+        f"relay adds {relay_p50:.3f} ms p50 (non-streamed, c=1): target <= 1 ms -> "
+        f"{'PASS' if relay_p50 <= 1.0 else 'FAIL'}"
+    )
     streaming = report["streaming"]
     ttfc_added = streaming["relay"]["ttfc_p50"] - streaming["direct"]["ttfc_p50"]
-    lines.append(f"relay adds {ttfc_added:.3f} ms p50 to the first streamed chunk (c=1): target <= 1 ms -> "
-                 f"{'PASS' if ttfc_added <= 1.0 else 'FAIL'}")  # fmt: skip
+    lines.append(
+        f"relay adds {ttfc_added:.3f} ms p50 to the first streamed chunk (c=1): target <= 1 ms -> "
+        f"{'PASS' if ttfc_added <= 1.0 else 'FAIL'}"
+    )
     if "stock_proxy" in added:
         ours, theirs = added["litellm"][1]["p50"], added["stock_proxy"][1]["p50"]
-        lines.append(f"LiteLLM path adds {ours:.3f} ms p50 vs stock proxy {theirs:.3f} ms (c=1): "
-                     f"target <= half -> {'PASS' if ours <= theirs / 2 else 'FAIL'}")  # fmt: skip
+        lines.append(
+            f"LiteLLM path adds {ours:.3f} ms p50 vs stock proxy {theirs:.3f} ms (c=1): "
+            f"target <= half -> {'PASS' if ours <= theirs / 2 else 'FAIL'}"
+        )
         rps = report["rps_c50"]
         ratio = rps["relay"] / rps["stock_proxy"] if rps["stock_proxy"] else float("inf")
-        lines.append(f"relay {rps['relay']} rps vs stock proxy {rps['stock_proxy']} rps at c=50: "
-                     f"{ratio:.1f}x, target >= 5x -> {'PASS' if ratio >= 5 else 'FAIL'}")  # fmt: skip
+        lines.append(
+            f"relay {rps['relay']} rps vs stock proxy {rps['stock_proxy']} rps at c=50: "
+            f"{ratio:.1f}x, target >= 5x -> {'PASS' if ratio >= 5 else 'FAIL'}"
+        )
     else:
         lines.append("stock proxy ratios: not measured (no stock proxy arm)")
     return lines
@@ -478,7 +554,8 @@ def markdown(report: dict[str, Any], quick: bool) -> str:
         "- Setup: one fast OpenAI-compatible stand-in (raw ASGI under uvicorn), the gateway "
         "(`python -m gateway`, one uvicorn worker), and the stock LiteLLM proxy "
         "(`litellm --config`, one worker) each in its own process, all on 127.0.0.1; "
-        "load generator: a minimal keep-alive HTTP/1.1 client (bench/rawhttp.py), one connection per worker and arm, in one process. Requests interleaved between the arms.",
+        "load generator: a minimal keep-alive HTTP/1.1 client (bench/rawhttp.py), one "
+        "connection per worker and arm, in one process. Requests interleaved between the arms.",
         "- Reproduce: `make bench` (or `.venv/bin/python bench/gateway_bench.py`).",
         "",
         "## Targets",
@@ -497,27 +574,47 @@ def markdown(report: dict[str, Any], quick: bool) -> str:
     for name, per_c in report["added"].items():
         cells = [f"+{v['p50']:.2f} / +{v['p99']:.2f}" for v in per_c.values()]
         out.append(f"| {name} | " + " | ".join(cells) + " |")
-    out += ["", "Gateway's own `x-detour-overhead-ms`, p50: "
-            + ", ".join(f"{k} {v:.3f} ms" for k, v in report["overhead_header_p50"].items()), ""]  # fmt: skip
-    out += ["## Streaming (c=1, 20 pieces 5 ms apart)", "",
-            "| arm | first chunk p50 | p99 | gap p50 | gap p99 | stalls (gap > 50 ms) |",
-            "| --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+    out += [
+        "",
+        "Gateway's own `x-detour-overhead-ms`, p50: "
+        + ", ".join(f"{k} {v:.3f} ms" for k, v in report["overhead_header_p50"].items()),
+        "",
+    ]
+    out += [
+        "## Streaming (c=1, 20 pieces 5 ms apart)",
+        "",
+        "| arm | first chunk p50 | p99 | gap p50 | gap p99 | stalls (gap > 50 ms) |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for name, s in report["streaming"].items():
-        out.append(f"| {name} | {s['ttfc_p50']:.2f} | {s['ttfc_p99']:.2f} | {s['gap_p50']:.2f} | "
-                   f"{s['gap_p99']:.2f} | {int(s['stalls'])} |")  # fmt: skip
-    out += ["", "## Throughput at c=50 (one arm at a time)", "", "| arm | requests/s | server CPU ms/request |",
-            "| --- | --- | --- |"]  # fmt: skip
+        out.append(
+            f"| {name} | {s['ttfc_p50']:.2f} | {s['ttfc_p99']:.2f} | {s['gap_p50']:.2f} | "
+            f"{s['gap_p99']:.2f} | {int(s['stalls'])} |"
+        )
+    out += [
+        "",
+        "## Throughput at c=50 (one arm at a time)",
+        "",
+        "| arm | requests/s | server CPU ms/request |",
+        "| --- | --- | --- |",
+    ]
     for name, value in report["rps_c50"].items():
         out.append(f"| {name} | {value} | {report['cpu_ms_per_request'].get(name, '-')} |")
     out += ["", "## Memory (resident, MB)", ""]
-    out.append(f"- gateway: idle {report.get('gateway_rss_idle_mb')}, under load {report.get('gateway_rss_load_mb')}, "
-               f"growth over {report['gateway_memory_growth']['requests']} requests (relay + LiteLLM path): "
-               f"{report['gateway_memory_growth']['growth_mb']} "
-               f"({report['gateway_memory_growth']['before_mb']} -> {report['gateway_memory_growth']['after_mb']})")  # fmt: skip
+    gm = report["gateway_memory_growth"]
+    out.append(
+        f"- gateway: idle {report.get('gateway_rss_idle_mb')}, "
+        f"under load {report.get('gateway_rss_load_mb')}, "
+        f"growth over {gm['requests']} requests (relay + LiteLLM path): "
+        f"{gm['growth_mb']} ({gm['before_mb']} -> {gm['after_mb']})"
+    )
     if "proxy_rss_idle_mb" in report:
         growth = report.get("proxy_memory_growth", {})
-        out.append(f"- stock proxy: idle {report['proxy_rss_idle_mb']}, under load {report.get('proxy_rss_load_mb')}, "
-                   f"growth over {growth.get('requests')} requests: {growth.get('growth_mb')}")  # fmt: skip
+        out.append(
+            f"- stock proxy: idle {report['proxy_rss_idle_mb']}, "
+            f"under load {report.get('proxy_rss_load_mb')}, "
+            f"growth over {growth.get('requests')} requests: {growth.get('growth_mb')}"
+        )
     errors = {k: v for k, v in report["errors"].items() if v}
     out += ["", f"Errors (non-200 answers): {errors or 'none'}"]
     if report["notes"]:

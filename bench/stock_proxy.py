@@ -81,10 +81,22 @@ def start(config: Path, port: int, master_key: str) -> subprocess.Popen[bytes]:
         "LITELLM_LOG": "ERROR",
     }
     process = subprocess.Popen(
-        [str(VENV / "bin" / "litellm"), "--config", str(config), "--host", "127.0.0.1", "--port", str(port),
-         "--num_workers", "1"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=config.parent,
-    )  # fmt: skip
+        [
+            str(VENV / "bin" / "litellm"),
+            "--config",
+            str(config),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--num_workers",
+            "1",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=config.parent,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
