@@ -32,7 +32,7 @@ HOP_BY_HOP = frozenset(
 DROP_REQUEST = HOP_BY_HOP | {
     b"host", b"content-length", b"origin", b"referer", b"cookie", b"dnt", b"priority",
     b"upgrade-insecure-requests", b"forwarded", b"x-forwarded-for", b"x-forwarded-host",
-    b"x-forwarded-proto", b"x-real-ip",
+    b"x-forwarded-proto", b"x-real-ip", b"expect",
 }  # fmt: skip
 DROP_RESPONSE = HOP_BY_HOP | {b"set-cookie", b"date", b"server", b"alt-svc"}
 
