@@ -556,6 +556,9 @@ def markdown(report: dict[str, Any], quick: bool) -> str:
         "(`litellm --config`, one worker) each in its own process, all on 127.0.0.1; "
         "load generator: a minimal keep-alive HTTP/1.1 client (bench/rawhttp.py), one "
         "connection per worker and arm, in one process. Requests interleaved between the arms.",
+        "- The gateway runs with GATEWAY_LOG_LEVEL=warning (no per-request log line); the stock "
+        "proxy with LITELLM_LOG=ERROR. Other processes on the machine were not controlled: "
+        "compare arms within this run, not across runs.",
         "- Reproduce: `make bench` (or `.venv/bin/python bench/gateway_bench.py`).",
         "",
         "## Targets",

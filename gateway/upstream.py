@@ -106,6 +106,7 @@ class UpstreamTransport(httpx.AsyncBaseTransport):
         self.keepalive_expiry = keepalive_expiry
         self.max_idle_per_origin = max_idle_per_origin
         self.idle: dict[Origin, list[UpstreamConnection]] = {}
+        self.releases = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         timeouts: dict[str, Any] = request.extensions.get("timeout", {})
@@ -216,8 +217,25 @@ class UpstreamTransport(httpx.AsyncBaseTransport):
                 last = exc
         raise httpx.ConnectError(f"cannot connect to {host}:{port}: {last}")
 
+    def sweep(self) -> None:
+        """Close idle connections that expired or that the upstream closed (their sockets too)."""
+        for origin in list(self.idle):
+            keep = []
+            for conn in self.idle[origin]:
+                if conn.usable(self.keepalive_expiry):
+                    keep.append(conn)
+                else:
+                    conn.close()
+            if keep:
+                self.idle[origin] = keep
+            else:
+                del self.idle[origin]
+
     def release(self, conn: UpstreamConnection, clean: bool) -> None:
         """Keep a connection whose exchange completed and may continue; close the rest."""
+        self.releases += 1
+        if self.releases % 256 == 0:
+            self.sweep()
         h = conn.h11
         if clean and h.our_state is h11.DONE and h.their_state is h11.DONE:
             try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
 
@@ -224,3 +225,18 @@ def test_the_suite_guard_blocks_non_loopback_connections() -> None:
         with socket.socket() as sock, pytest.raises(NonLoopbackAttempt):
             sock.connect(("10.0.0.1", 80))
     assert len(attempts) == 2
+
+
+async def test_upstream_transport_sweeps_connections_the_upstream_closed(upstream: str) -> None:
+    port = int(upstream.rsplit(":", 1)[1])
+    url = f"http://127.0.0.1:{port}/v1/models"
+    checked = CheckedUpstream(url, "http", "127.0.0.1", port, ("127.0.0.1",))
+    transport = UpstreamTransport(keepalive_expiry=0.05)
+    with pinned(checked):
+        response = await transport.handle_async_request(httpx.Request("GET", url))
+    await response.aread()
+    await response.aclose()
+    assert len(transport.idle[("http", "127.0.0.1", port)]) == 1
+    await asyncio.sleep(0.1)
+    transport.sweep()
+    assert transport.idle == {}
