@@ -56,9 +56,15 @@ def add_provider(
     expect(dialog).to_be_hidden()
 
 
-def chat(page: Page, text: str, model: str) -> Locator:
-    """Send a message to the active provider and wait for the reply to end."""
-    expect(page.get_by_role("combobox", name="Model", exact=True)).to_have_value(model)
+def chat(page: Page, text: str, model: str, *, type_model: bool = False) -> Locator:
+    """Send a message to the active provider and wait for the reply to end.
+
+    The model is the one discovery picked, or typed by hand with `type_model`.
+    """
+    picker = page.get_by_role("combobox", name="Model", exact=True)
+    if type_model:
+        picker.fill(model)
+    expect(picker).to_have_value(model)
     page.get_by_label("Message").fill(text)
     page.get_by_role("button", name="Send").click()
     reply = page.locator("article[data-role='assistant']").last
@@ -129,11 +135,7 @@ def test_direct_route_blocked_by_cors_names_the_fix(
     base_url, _ = without_cors
     open_app(page, detour.page_url)
     add_provider(page, name="Closed", base_url=base_url, key="sk-good", route="Direct")
-    page.get_by_role("combobox", name="Model", exact=True).fill("closed-model")
-    page.get_by_label("Message").fill("hi")
-    page.get_by_role("button", name="Send").click()
-    reply = page.locator("article[data-role='assistant']").last
-    expect(reply).to_have_attribute("data-done", "true", timeout=PAGE_LOAD)
+    reply = chat(page, "hi", "closed-model", type_model=True)
     expect(reply).to_have_class("error")
     expect(reply).to_contain_text("blocked by CORS")
     expect(reply).to_contain_text("switch this provider to the gateway route")
@@ -149,11 +151,7 @@ def test_a_refused_key_hidden_by_cors_is_reported_as_an_auth_error(
     base_url, _ = without_cors
     open_app(page, detour.page_url)
     add_provider(page, name="Closed", base_url=base_url, key="sk-wrong")
-    page.get_by_role("combobox", name="Model", exact=True).fill("closed-model")
-    page.get_by_label("Message").fill("hi")
-    page.get_by_role("button", name="Send").click()
-    reply = page.locator("article[data-role='assistant']").last
-    expect(reply).to_have_attribute("data-done", "true", timeout=PAGE_LOAD)
+    reply = chat(page, "hi", "closed-model", type_model=True)
     expect(reply).to_contain_text("refused the key")
     expect(reply).to_contain_text("carried no CORS headers")
     assert "sk-wrong" not in reply.inner_text()
@@ -168,11 +166,7 @@ def test_a_gateway_routed_provider_that_is_down_gets_a_clear_error(
     open_app(page, detour.page_url)
     dead = f"http://127.0.0.1:{closed_port()}/v1"
     add_provider(page, name="Dead", base_url=dead, key="sk", route="Gateway")
-    page.get_by_role("combobox", name="Model", exact=True).fill("any-model")
-    page.get_by_label("Message").fill("hi")
-    page.get_by_role("button", name="Send").click()
-    reply = page.locator("article[data-role='assistant']").last
-    expect(reply).to_have_attribute("data-done", "true", timeout=PAGE_LOAD)
+    reply = chat(page, "hi", "any-model", type_model=True)
     expect(reply).to_contain_text("unreachable from the gateway")
 
 
