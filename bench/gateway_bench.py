@@ -413,7 +413,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
         levels = [1, 4, 16, 50]
         per_arm = (
-            {1: 200, 4: 400, 16: 800, 50: 1000}
+            {1: 500, 4: 400, 16: 800, 50: 1000}
             if not args.quick
             else {1: 50, 4: 80, 16: 160, 50: 200}
         )

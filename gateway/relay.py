@@ -217,7 +217,7 @@ class Relay:
             if task is not None:
                 task.cancel()
 
-        watcher = asyncio.create_task(watch_disconnect())
+        watcher: asyncio.Task[None] | None = None
         try:
             try:
                 await send(
@@ -229,9 +229,12 @@ class Relay:
                 )
                 async for chunk in response.aiter_raw():
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    if watcher is None:  # from the first piece on (not on its critical path)
+                        watcher = asyncio.create_task(watch_disconnect())
                 complete = True
             finally:
-                watcher.cancel()
+                if watcher is not None:
+                    watcher.cancel()
         except asyncio.CancelledError:
             if not gone.is_set() or task is None:
                 raise
