@@ -107,8 +107,10 @@ class App:
     def _on_event(self, event: Event) -> None:
         if isinstance(event, RouteChosen):
             self.last_route[event.provider_id] = event.route
-            if event.reason == "remembered" or event.reason.startswith("set to"):
-                return  # routine: not worth a line in the activity log
+            routine = event.reason == "remembered" or event.reason.startswith("set to")
+            after_fallback = event.route == "gateway" and event.reason.startswith("direct ")
+            if routine or after_fallback:
+                return  # routine, or already told by the RouteFallback line before it
         line = str(event)
         if isinstance(event, HealthChanged):
             target = self.provider(event.provider_id)
