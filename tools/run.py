@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -45,6 +46,19 @@ def environment() -> dict[str, str]:
     return env
 
 
+def check_free(host: str, port: str, variable: str) -> None:
+    """Stop with a clear line when a port is taken, naming the variable that moves it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, int(port)))
+        except OSError as error:
+            raise SystemExit(
+                f"run: {host}:{port} is not available ({error.strerror}); "
+                f"stop what uses it or set {variable} to another port"
+            ) from None
+
+
 def wait_until_up(url: str, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -73,6 +87,8 @@ def stop(processes: list[subprocess.Popen[bytes]]) -> None:
 
 def main() -> int:
     env = environment()
+    check_free(env["DETOUR_HOST"], env["DETOUR_PORT"], "DETOUR_PORT")
+    check_free(env["GATEWAY_HOST"], env["GATEWAY_PORT"], "GATEWAY_PORT")
     build(env)
     python = sys.executable
     started: list[subprocess.Popen[bytes]] = []
