@@ -16,7 +16,7 @@ from build import build, gateway_endpoint, page_config
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     env = {"LITELLM_GATEWAY_ENDPOINT": "https://gateway.example.test/"}
-    return build(env, tmp_path_factory.mktemp("site") / "dist")
+    return Path(build(env, tmp_path_factory.mktemp("site") / "dist"))
 
 
 def test_dist_holds_the_page_its_config_runtime_and_python(dist: Path) -> None:
