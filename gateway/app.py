@@ -19,7 +19,7 @@ from gateway import SERVICE, __version__
 from gateway.auth import AuthMiddleware
 from gateway.config import ModelList, load_model_list
 from gateway.cors import CORSMiddleware
-from gateway.errors import BadRequest, GatewayError, NotFound
+from gateway.errors import BadRequest, GatewayError, NotFound, Unreachable
 from gateway.llm import LiteLLMService, UpstreamError, error_status_body
 from gateway.pinning import relay_client, timeouts
 from gateway.policy import (
@@ -30,6 +30,7 @@ from gateway.policy import (
     system_resolver,
 )
 from gateway.probe import ProbeRequest, ProbeResult, probe_cors
+from gateway.probe import unreachable as probe_unreachable
 from gateway.relay import Relay
 from gateway.settings import Settings
 from gateway.timing import TimingMiddleware, timing_of
@@ -263,7 +264,10 @@ def create_app(
     ) -> ProbeResult:
         """Send one CORS preflight to an upstream (relay policy) and report its answer."""
         page_origin = body.origin or origin or next(iter(sorted(settings.origins)), "null")
-        checked = await check_upstream(body.url, policy, upstream_resolver)
+        try:
+            checked = await check_upstream(body.url, policy, upstream_resolver)
+        except Unreachable as error:  # a name that does not resolve: an answer, not a failure
+            return probe_unreachable(body.url, page_origin, error.message)
         return await probe_cors(client, checked, page_origin)
 
     relay = Relay(

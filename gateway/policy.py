@@ -9,7 +9,9 @@ Rules, in the order they are checked (the rule name is the error `code`):
   private upstreams allowed: no local model server lives there, and a relay
   that can reach it leaks cloud credentials.
 - ``localhost``: `localhost` and `*.localhost` names (private upstreams only).
-- ``resolve``: the name does not resolve.
+- ``resolve``: the resolver gave an answer that is not an address.
+
+A name that does not resolve at all is not a refusal but `Unreachable` (502).
 - ``multicast`` / ``unspecified`` / ``reserved``: never a valid upstream.
 - ``private_address``: any answer (or IPv4 embedded in an IPv6 answer:
   mapped, compatible, 6to4, NAT64, Teredo) that is not globally routable —
@@ -29,7 +31,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from gateway.errors import BadRequest, PolicyRefused
+from gateway.errors import BadRequest, PolicyRefused, Unreachable
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[list[str]]]
@@ -198,7 +200,11 @@ def _refuse(rule: str, host: str, reason: str) -> PolicyRefused:
 async def check_upstream(
     url: str, policy: UpstreamPolicy, resolver: Resolver = system_resolver
 ) -> CheckedUpstream:
-    """Check `url` against the policy, resolving its host once; raise PolicyRefused."""
+    """Check `url` against the policy, resolving its host once.
+
+    Raises PolicyRefused for a forbidden upstream, Unreachable for a name that
+    does not resolve.
+    """
     scheme, host, port = parse_upstream(url)
     if policy.allowlist is not None and host not in policy.allowlist:
         raise _refuse("allowlist", host, "not in GATEWAY_UPSTREAM_ALLOWLIST")
@@ -216,16 +222,17 @@ async def check_upstream(
     else:
         try:
             resolved = await resolver(host, port)
-        except OSError as exc:
-            raise _refuse(
-                "resolve", host, f"the name does not resolve ({exc.__class__.__name__})"
+        except OSError as exc:  # a name that does not resolve is unreachable, not forbidden
+            raise Unreachable(
+                f"upstream {host} could not be found: the name does not resolve "
+                f"({exc.__class__.__name__})"
             ) from None
         try:
             answers = [ipaddress.ip_address(a) for a in resolved]
         except ValueError:
             raise _refuse("resolve", host, "the resolver gave a malformed answer") from None
         if not answers:
-            raise _refuse("resolve", host, "the name has no address")
+            raise Unreachable(f"upstream {host} could not be found: the name has no address")
     for answer in answers:
         refusal = address_refusal(answer, policy)
         if refusal is not None:

@@ -95,11 +95,16 @@ async def probe_cors(
             cors=judge_cors(response.headers, origin),
             error=None,
         )
+    return unreachable(upstream.url, origin, error, round((perf_counter() - started) * 1000, 3))
+
+
+def unreachable(url: str, origin: str, error: str, elapsed_ms: float = 0.0) -> ProbeResult:
+    """The probe's answer when nothing answered at `url`."""
     return ProbeResult(
-        url=upstream.url,
+        url=url,
         reachable=False,
         status=None,
-        elapsed_ms=round((perf_counter() - started) * 1000, 3),
+        elapsed_ms=elapsed_ms,
         cors=judge_cors(httpx.Headers(), origin),
         error=error,
     )

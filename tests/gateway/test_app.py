@@ -196,6 +196,32 @@ async def test_probe_obeys_the_relay_policy(strict_gateway: str) -> None:
     assert malformed.status_code == 400
 
 
+async def test_probe_of_a_name_that_does_not_resolve_says_unreachable(
+    strict_gateway: str,
+) -> None:
+    async with httpx.AsyncClient() as client:
+        answer = await client.post(
+            f"{strict_gateway}/probe", json={"url": "https://nowhere.example/v1", "origin": ORIGIN}
+        )
+    assert answer.status_code == 200
+    found = answer.json()
+    assert found["reachable"] is False and found["status"] is None
+    assert "does not resolve" in found["error"]
+
+
+async def test_relay_to_a_name_that_does_not_resolve_is_502_unreachable(
+    strict_gateway: str,
+) -> None:
+    async with httpx.AsyncClient() as client:
+        answer = await client.get(
+            f"{strict_gateway}/relay/models",
+            headers={"x-detour-upstream": "https://nowhere.example/v1"},
+        )
+    assert answer.status_code == 502
+    assert answer.headers["x-detour-error"] == "unreachable"
+    assert "does not resolve" in answer.json()["error"]["message"]
+
+
 def test_wildcard_allow_headers_does_not_cover_authorization() -> None:
     star = judge_cors(
         httpx.Headers({"access-control-allow-origin": "*", "access-control-allow-headers": "*"}),

@@ -9,7 +9,7 @@ import socket
 import httpx
 import pytest
 
-from gateway.errors import BadRequest, PolicyRefused
+from gateway.errors import BadRequest, PolicyRefused, Unreachable
 from gateway.pinning import pinned
 from gateway.policy import (
     CachingResolver,
@@ -87,7 +87,6 @@ HOSTILE = [
     ("http://rebind.example.com/", "private_address"),
     ("http://meta.example.com/", "metadata"),
     ("http://mapped.example.com/", "private_address"),
-    ("http://nxdomain.example.com/", "resolve"),
 ]
 
 
@@ -98,6 +97,13 @@ async def test_hostile_upstream_is_refused_naming_the_rule(url: str, rule: str) 
     assert refused.value.code == rule
     assert rule in refused.value.message
     assert refused.value.status == 403
+
+
+async def test_a_name_that_does_not_resolve_is_unreachable_not_refused() -> None:
+    with pytest.raises(Unreachable) as unreachable:
+        await check_upstream("http://nxdomain.example.com/", STRICT, DNS)
+    assert unreachable.value.status == 502
+    assert "does not resolve" in unreachable.value.message
 
 
 @pytest.mark.parametrize(
