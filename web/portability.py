@@ -17,8 +17,9 @@ from typing import Any
 
 from web.catalog import Template, get_template, template_for_base_url, unique_id
 from web.errors import ImportInvalid, ProviderInvalid
+from web.provider_json import describe, provider_from_dict, provider_to_dict
 from web.providers import Dialect, Provider
-from web.store import SCHEMA_VERSION, describe, provider_from_dict, provider_to_dict
+from web.store import SCHEMA_VERSION
 
 EXPORT_FORMAT = "detour.providers"
 EXPORT_VERSION = 1

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from web.errors import DetourError, ProviderInvalid
+from web.provider_json import provider_from_dict
 from web.providers import Dialect, Provider, Routing
 from web.store import (
     LEGACY_KEY,
@@ -19,7 +20,6 @@ from web.store import (
     Settings,
     dump_json,
     load_state,
-    provider_from_dict,
     save_state,
 )
 
