@@ -411,11 +411,13 @@ class App:
     # --- running ----------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Find the gateway and list models; then keep checking health until cancelled."""
+        """Find the gateway, then check health until cancelled while models are listed.
+
+        Listing runs beside the monitor, so a slow provider delays nothing else.
+        """
         await self.refresh_gateway()
         empty = [p for p in self.state.providers if p.enabled and not p.all_models]
-        await asyncio.gather(*(self._quiet_refresh(p.id) for p in empty))
-        await self.monitor.run()
+        await asyncio.gather(self.monitor.run(), *(self._quiet_refresh(p.id) for p in empty))
 
     async def _quiet_refresh(self, provider_id: str) -> None:
         # a failure is shown as the provider's note; health monitoring reports it too

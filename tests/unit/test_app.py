@@ -1074,3 +1074,20 @@ def test_a_provider_without_models_is_offered_its_templates_known_models(
 def test_found_models_are_offered_before_the_templates(net: Net, clock: FakeClock) -> None:
     app = make_app(net, clock, seeded(replace(zai_auto(), models=["glm-x"])))
     assert app.models(app.state.providers[0]) == ["glm-x"]
+
+
+async def test_a_slow_provider_does_not_hold_back_health_checks_at_start(
+    net: Net, clock: FakeClock
+) -> None:
+    never: asyncio.Future[MemoryResponse] = asyncio.get_running_loop().create_future()
+    net.on(ZAI_MODELS, lambda _request: never)
+    app = make_app(net, clock, seeded(zai_auto()))
+    task = asyncio.ensure_future(app.start())
+    await settle(100)
+    try:
+        assert app.health(GATEWAY_PROVIDER_ID).state is HealthState.HEALTHY
+        assert not task.done()
+    finally:
+        task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
