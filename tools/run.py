@@ -96,7 +96,11 @@ def main() -> int:
     def on_signal(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
 
+    # Ctrl-C, kill and a closed terminal all stop both servers, even when the
+    # launcher inherited an ignored SIGINT (as background jobs do).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
     try:
         gateway = subprocess.Popen(
             [python, "-m", "gateway"], cwd=ROOT, env=env, start_new_session=True
