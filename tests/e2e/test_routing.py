@@ -274,3 +274,22 @@ def test_anthropic_is_called_directly_with_its_browser_access_header(
         assert posted["headers"]["anthropic-dangerous-direct-browser-access"] == "true"
         assert posted["headers"]["x-api-key"] == "sk-ant"
         assert "authorization" not in posted["headers"]
+
+
+def test_code_in_a_reply_is_shown_as_a_code_block_and_never_as_html(
+    page: Page, detour: Detour, guard: PageGuard
+) -> None:
+    reply_text = "Run this:\n```python\nprint('<b>hi</b>')\n```\n<img src=x onerror=alert(1)>"
+    with serve(openai_standin(cors=True, models=("m",), reply=reply_text)) as url:
+        open_app(page, detour.page_url)
+        add_provider(page, name="Coder", base_url=url + "/v1")
+        reply = chat(page, "code please", "m")
+        code = reply.locator("pre code")
+        expect(code).to_have_text("print('<b>hi</b>')")
+        expect(code).to_have_attribute("data-language", "python")
+        expect(reply.locator("img")).to_have_count(0)
+        expect(reply.locator(".prose").last).to_have_text("<img src=x onerror=alert(1)>")
+        open_app(page, detour.page_url)  # the saved conversation renders the same way
+        expect(page.get_by_label("Assistant").last.locator("pre code")).to_have_text(
+            "print('<b>hi</b>')"
+        )

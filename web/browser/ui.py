@@ -19,6 +19,7 @@ from web.chat import Message
 from web.dialects import ReasoningDelta, TextDelta
 from web.errors import DetourError, ProviderInvalid
 from web.gateway import GATEWAY_PROVIDER_ID, GatewayKind
+from web.markdown import BlockKind, split_blocks
 from web.providers import Provider, Routing
 
 
@@ -35,6 +36,21 @@ def make(tag: str, text: str = "", **attributes: str) -> Any:
     for name, value in attributes.items():
         node.setAttribute(name.rstrip("_").replace("_", "-"), value)
     return node
+
+
+def render_blocks(node: Any, text: str) -> None:
+    """Fill `node` with a reply's prose and code blocks, as text only."""
+    node.replaceChildren()
+    for block in split_blocks(text):
+        if block.kind is BlockKind.CODE:
+            pre = make("pre")
+            code = make("code", block.text)
+            if block.language:
+                code.dataset.language = block.language
+            pre.appendChild(code)
+            node.appendChild(pre)
+        else:
+            node.appendChild(make("div", block.text, class_="prose"))
 
 
 class Page:
@@ -237,7 +253,9 @@ class Page:
         node.setAttribute("aria-label", "You" if message.role == "user" else "Assistant")
         if message.reasoning:
             node.appendChild(make("div", message.reasoning, class_="reasoning"))
-        node.appendChild(make("div", message.content, class_="content"))
+        content = make("div", class_="content")
+        render_blocks(content, message.content)
+        node.appendChild(content)
         if message.error:
             node.classList.add("error")
             node.appendChild(make("footer", message.error))
@@ -344,6 +362,8 @@ class Page:
             content.textContent = str(error)
             self.notice(str(error), "error")
         finally:
+            if "```" in content.textContent or "~~~" in content.textContent:
+                render_blocks(content, str(content.textContent))
             reply.setAttribute("aria-busy", "false")
             reply.dataset.done = "true"
             self.streaming = False
