@@ -13,7 +13,7 @@ import json
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from web.catalog import get_template, known_models, provider_from_template
@@ -21,7 +21,7 @@ from web.chat import ChatSession, ChatUpdate, Conversation, ReplyStats
 from web.clock import Clock
 from web.dialects import ChatParams
 from web.discovery import DiscoveryResult, discover_models
-from web.errors import CorsBlocked, DetourError, ProviderInvalid, RouteError
+from web.errors import CorsBlocked, DetourError, ProviderInvalid, RouteError, SettingsInvalid
 from web.events import Event, HealthChanged, RouteChosen
 from web.gateway import (
     GATEWAY_PROVIDER_ID,
@@ -37,6 +37,8 @@ from web.providers import Dialect, Provider, Routing
 from web.routing import Router
 from web.store import AppState, Storage, load_state, save_state
 from web.transport import Transport
+
+T = TypeVar("T", int, float)
 
 CONVERSATION_KEY = "detour.conversation"
 ACTIVITY_SIZE = 200
@@ -166,7 +168,7 @@ class App:
         if url:
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ProviderInvalid({"gateway_url": "use a URL like http://127.0.0.1:4000"})
+                raise SettingsInvalid({"gateway_url": "use a URL like http://127.0.0.1:4000"})
         self.state.settings.gateway_url = url
         self.state.settings.gateway_token = token.strip()
         self.gateway_status = None
@@ -338,7 +340,12 @@ class App:
         settings = self.state.settings
         params = ChatParams(max_tokens=settings.max_tokens, temperature=settings.temperature)
         session = ChatSession(
-            self.router, provider, model.strip(), self.conversation, params=params
+            self.router,
+            provider,
+            model.strip(),
+            self.conversation,
+            params=params,
+            system=settings.system_prompt,
         )
         self.session = session
         own = provider.id == GATEWAY_PROVIDER_ID
@@ -352,6 +359,23 @@ class App:
         finally:
             self.session = None
             self.save()
+
+    def set_preferences(self, system_prompt: str, temperature: str, max_tokens: str) -> None:
+        """Save how replies are asked for; a blank number means the provider's default."""
+        problems: dict[str, str] = {}
+        temp = _number(temperature, float)
+        if temp is not None and not 0.0 <= temp <= 2.0:
+            problems["temperature"] = "use a number from 0 to 2, or leave it empty"
+        limit = _number(max_tokens, int)
+        if limit is not None and limit <= 0:
+            problems["max_tokens"] = "use a whole number above 0, or leave it empty"
+        if problems:
+            raise SettingsInvalid(problems)
+        settings = self.state.settings
+        settings.system_prompt = system_prompt.strip()
+        settings.temperature = temp
+        settings.max_tokens = limit
+        self.save()
 
     def stop(self) -> None:
         """Stop the reply that is arriving; what arrived is kept."""
@@ -423,6 +447,16 @@ class App:
         # a failure is shown as the provider's note; health monitoring reports it too
         with contextlib.suppress(RouteError, DetourError):
             await self.refresh_models(provider_id)
+
+
+def _number(text: str, kind: type[T]) -> T | None:
+    """A number typed by a person, None when blank; NaN-like junk becomes -1 (out of range)."""
+    if not text.strip():
+        return None
+    try:
+        return kind(text.strip())
+    except ValueError:
+        return kind(-1)
 
 
 def parse_headers(text: str, problems: dict[str, str]) -> dict[str, str]:

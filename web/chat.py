@@ -116,8 +116,10 @@ class ChatSession:
         conversation: Conversation,
         *,
         params: ChatParams | None = None,
+        system: str = "",
     ) -> None:
         self.router = router
+        self.system = system.strip()
         self.provider = provider
         self.model = model
         self.conversation = conversation
@@ -129,6 +131,11 @@ class ChatSession:
         self._finish: str | None = None
         self._first_at: float | None = None
 
+    def wire_messages(self) -> list[dict[str, str]]:
+        """The conversation as sent, led by the system prompt when there is one."""
+        lead = [{"role": "system", "content": self.system}] if self.system else []
+        return lead + self.conversation.wire_messages()
+
     def cancel(self) -> None:
         """Stop reading; the partial reply is kept and marked as stopped."""
         self._stop.set()
@@ -137,9 +144,7 @@ class ChatSession:
         """Yield text and reasoning as they arrive, then the `ReplyStats`."""
         clock = self.router.clock
         dialect = dialect_for(self.provider)
-        call = dialect.chat_call(
-            self.provider, self.model, self.conversation.wire_messages(), self.params
-        )
+        call = dialect.chat_call(self.provider, self.model, self.wire_messages(), self.params)
         start = clock.now()
         if self._stop.is_set():  # cancelled before it began: send nothing
             self.reply.stopped = True

@@ -2,6 +2,7 @@
 
 DetourError
  ├── ProviderInvalid            a provider's settings do not validate
+ │    └── SettingsInvalid       the page's own settings do not validate
  ├── StateCorrupt               saved state could not be read at all
  ├── ImportInvalid              an export / LiteLLM YAML could not be imported
  └── RouteError                 a request could not be served
@@ -38,10 +39,18 @@ class DetourError(Exception):
 class ProviderInvalid(DetourError):
     """A provider's settings do not validate; `problems` lists each field's issue."""
 
+    subject = "Provider settings"
+
     def __init__(self, problems: dict[str, str]) -> None:
         self.problems = dict(problems)
         text = "; ".join(f"{field}: {why}" for field, why in self.problems.items())
-        super().__init__(f"Provider settings are invalid ({text})", hint="fix the fields named")
+        super().__init__(f"{self.subject} are invalid ({text})", hint="fix the fields named")
+
+
+class SettingsInvalid(ProviderInvalid):
+    """The page's settings (gateway, reply preferences) do not validate."""
+
+    subject = "Settings"
 
 
 class StateCorrupt(DetourError):

@@ -112,3 +112,28 @@ def test_a_wrong_gateway_url_is_reported_and_the_default_comes_back(
     settings.get_by_label("Gateway URL").fill("")
     settings.get_by_role("button", name="Save").click()
     expect(page.locator("#gateway-status")).to_have_text("gateway: ready", timeout=20_000)
+
+
+def test_reply_preferences_travel_with_each_message(
+    page: Page, detour: Detour, guard: PageGuard
+) -> None:
+    standin = openai_standin(cors=True, models=("m",))
+    with serve(standin) as url:
+        open_app(page, detour.page_url)
+        add_provider(page, name="Prefs", base_url=url + "/v1")
+        page.get_by_role("button", name="Settings").click()
+        settings = page.get_by_role("dialog", name="Settings")
+        settings.get_by_label("System prompt").fill("Answer in one line.")
+        settings.get_by_label("Temperature").fill("hot")
+        settings.get_by_role("button", name="Save").click()
+        expect(settings.get_by_role("status").first).to_contain_text("temperature")
+        settings.get_by_label("Temperature").fill("0.3")
+        settings.get_by_label("Max tokens").fill("50")
+        settings.get_by_role("button", name="Save").click()
+        expect(settings.get_by_role("status").first).not_to_contain_text("invalid")
+        settings.get_by_role("button", name="Close").click()
+        chat(page, "hi", "m")
+        sent = [r for r in standin.state.seen if r["method"] == "POST"][-1]  # type: ignore[attr-defined]
+        body = json.loads(sent["body"])
+        assert body["messages"][0] == {"role": "system", "content": "Answer in one line."}
+        assert (body["temperature"], body["max_tokens"]) == (0.3, 50)

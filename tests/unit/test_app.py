@@ -27,6 +27,7 @@ from web.errors import (
     DetourError,
     ProviderInvalid,
     RouteError,
+    SettingsInvalid,
     Unreachable,
 )
 from web.gateway import GATEWAY_PROVIDER_ID, GatewayConfig, GatewayKind
@@ -1091,3 +1092,55 @@ async def test_a_slow_provider_does_not_hold_back_health_checks_at_start(
         task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+# --- reply preferences -----------------------------------------------------------------------
+
+
+async def test_the_system_prompt_leads_the_request_but_is_not_kept_in_the_conversation(
+    net: Net, clock: FakeClock
+) -> None:
+    net.on(ZAI_CHAT, streamed("ok"))
+    storage = seeded(make_provider(routing=Routing.DIRECT))
+    app = make_app(net, clock, storage)
+    app.set_preferences("  Answer briefly.  ", "", "")
+    await collect(app.send("zai", "glm-4.6", "Hello"))
+    assert net.requests[-1].json()["messages"] == [
+        {"role": "system", "content": "Answer briefly."},
+        {"role": "user", "content": "Hello"},
+    ]
+    assert saved_conversation(storage) == [("user", "Hello"), ("assistant", "ok")]
+
+
+def test_preferences_are_saved_and_blank_numbers_mean_the_providers_default(
+    net: Net, clock: FakeClock
+) -> None:
+    storage = MemoryStorage()
+    app = make_app(net, clock, storage)
+    app.set_preferences("Be kind.", "0.7", "256")
+    settings = saved(storage)["settings"]
+    assert (settings["system_prompt"], settings["temperature"], settings["max_tokens"]) == (
+        "Be kind.",
+        0.7,
+        256,
+    )
+    app.set_preferences("", " ", "")
+    settings = saved(storage)["settings"]
+    assert (settings["temperature"], settings["max_tokens"]) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("temperature", "max_tokens", "field"),
+    [("3", "", "temperature"), ("warm", "", "temperature"), ("nan", "", "temperature"),
+     ("", "0", "max_tokens"), ("", "1.5", "max_tokens"), ("", "lots", "max_tokens")],
+)  # fmt: skip
+def test_bad_preferences_are_refused_naming_the_field_and_nothing_is_saved(
+    net: Net, clock: FakeClock, temperature: str, max_tokens: str, field: str
+) -> None:
+    storage = MemoryStorage()
+    app = make_app(net, clock, storage)
+    with pytest.raises(SettingsInvalid) as refused:
+        app.set_preferences("x", temperature, max_tokens)
+    assert field in refused.value.problems
+    assert str(refused.value).startswith("Settings are invalid")
+    assert storage.data == {}

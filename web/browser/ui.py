@@ -496,6 +496,9 @@ class Page:
         settings = self.app.state.settings
         el("set-gateway-url").value = settings.gateway_url or self.app.default_gateway_url
         el("set-gateway-token").value = settings.gateway_token
+        el("set-system").value = settings.system_prompt
+        el("set-temperature").value = "" if settings.temperature is None else settings.temperature
+        el("set-max-tokens").value = "" if settings.max_tokens is None else settings.max_tokens
         el("set-gateway-result").textContent = ""
         el("set-transfer-result").textContent = ""
         quarantine = el("set-quarantine")
@@ -513,6 +516,11 @@ class Page:
         if url == self.app.default_gateway_url:
             url = ""
         try:
+            self.app.set_preferences(
+                str(el("set-system").value),
+                str(el("set-temperature").value),
+                str(el("set-max-tokens").value),
+            )
             self.app.set_gateway(url, str(el("set-gateway-token").value))
         except DetourError as error:
             el("set-gateway-result").textContent = str(error)
