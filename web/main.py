@@ -1,77 +1,46 @@
-"""Boot the page: build the one `App` with the browser's transport and storage, wire the UI."""
+"""Where the page's one `App` is built, from the config the server provides.
+
+The browser shell (`web.browser.boot`) calls `build_app` with the browser's
+transport, storage and clock; tests call it with in-memory ones.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import random
-import traceback
+from collections.abc import Callable, Mapping
 from typing import Any
 
-import js  # type: ignore[import-not-found]
-from pyodide.http import pyfetch  # type: ignore[import-not-found]
-
 from web.app import App
-from web.browser.fetch import FetchTransport
-from web.browser.storage import LocalStorage
-from web.browser.ui import Page
-from web.clock import SystemClock
+from web.clock import Clock
+from web.store import Storage
+from web.transport import Transport
 
-_running: dict[str, Any] = {}  # keeps the app and its background task alive
-
-
-async def page_config() -> dict[str, Any]:
-    """The small `config.json` served beside the page; empty if it is missing."""
-    try:
-        response = await pyfetch("./config.json", cache="no-store")
-        if response.ok:
-            data = json.loads(await response.string())
-            return data if isinstance(data, dict) else {}
-    except Exception:
-        js.console.warn("config.json could not be read; set the gateway in Settings")
-    return {}
+DEFAULT_HEALTH_INTERVAL = 60.0
 
 
-def _seconds(value: Any, default: float) -> float:
-    return float(value) if isinstance(value, int | float) and value > 0 else default
-
-
-async def start() -> None:
-    step = js.document.getElementById("loading-step")
-    step.textContent = "Starting Detour…"
-    config = await page_config()
-    app = App(
-        transport=FetchTransport(),
-        storage=LocalStorage(),
-        clock=SystemClock(),
-        random=random.random,
-        origin=str(js.location.origin),
-        default_gateway_url=str(config.get("gateway_url", "")),
-        health_interval=_seconds(config.get("health_interval"), 60.0),
+def build_app(
+    *,
+    transport: Transport,
+    storage: Storage,
+    clock: Clock,
+    random: Callable[[], float],
+    origin: str,
+    config: Mapping[str, Any],
+) -> App:
+    """The app, configured by `config.json` (a missing or odd value means the default)."""
+    gateway_url = config.get("gateway_url")
+    return App(
+        transport=transport,
+        storage=storage,
+        clock=clock,
+        random=random,
+        origin=origin,
+        default_gateway_url=gateway_url if isinstance(gateway_url, str) else "",
+        health_interval=seconds(config.get("health_interval"), DEFAULT_HEALTH_INTERVAL),
     )
-    page = Page(app)
-    page.wire()
-    page.render_all()
-    if app.problems:
-        page.notice("Some saved settings could not be loaded: " + "; ".join(app.problems), "error")
-    js.document.getElementById("loading").hidden = True
-    js.document.getElementById("app").hidden = False
-    js.document.body.dataset.ready = "true"
-    _running.update(app=app, page=page, task=asyncio.ensure_future(app.start()))
 
 
-async def start_or_report() -> None:
-    """Start; if that fails, say so on the loading screen and in the console."""
-    try:
-        await start()
-    except Exception as error:
-        js.console.error("Detour failed to start:\n" + traceback.format_exc())
-        js.document.getElementById("loading-step").textContent = (
-            f"Detour failed to start: {error}. Reload the page; if it persists, "
-            "clear this site's storage after exporting your providers."
-        )
-
-
-def boot() -> None:
-    """Entry point called by the page's `<script type="py">`."""
-    _running["boot"] = asyncio.ensure_future(start_or_report())
+def seconds(value: Any, default: float) -> float:
+    """A positive number of seconds from JSON, else `default`."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        return default
+    return float(value)

@@ -1,6 +1,6 @@
 """The core stays pure: it runs under CPython in tests and under Pyodide in the page.
 
-Every module of `web/` outside `web/browser/` and `web/main.py` imports only the
+Every module of `web/` outside `web/browser/` imports only the
 standard library, `web` itself, and `yaml` (pure Python, lazily, for LiteLLM
 import); never `js`, `pyodide` or `pyscript`; and never blocks the page's one
 thread with `time.sleep` or threads.
@@ -15,10 +15,7 @@ from pathlib import Path
 import pytest
 
 WEB = Path(__file__).resolve().parents[2] / "web"
-SHELL = {WEB / "main.py"}
-CORE = sorted(
-    p for p in WEB.rglob("*.py") if "browser" not in p.relative_to(WEB).parts and p not in SHELL
-)
+CORE = sorted(p for p in WEB.rglob("*.py") if "browser" not in p.relative_to(WEB).parts)
 BROWSER_ONLY = {"js", "pyodide", "pyscript"}
 LAZY_ONLY = {"yaml"}
 
@@ -58,5 +55,5 @@ def test_core_module_never_blocks_the_page(path: Path) -> None:
 
 
 def test_the_shell_is_where_browser_imports_live() -> None:
-    shell = [*SHELL, *(WEB / "browser").rglob("*.py")]
+    shell = list((WEB / "browser").rglob("*.py"))
     assert any(imports(ast.parse(p.read_text())) & BROWSER_ONLY for p in shell)
