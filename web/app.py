@@ -20,7 +20,7 @@ from web.catalog import get_template, known_models, provider_from_template
 from web.chat import ChatSession, ChatUpdate, Conversation, ReplyStats
 from web.clock import Clock
 from web.dialects import ChatParams
-from web.discovery import DiscoveryResult, discover_models
+from web.discovery import DiscoveryResult, discover_gateway_models, discover_models
 from web.errors import CorsBlocked, DetourError, ProviderInvalid, RouteError, SettingsInvalid
 from web.events import Event, HealthChanged, RouteChosen
 from web.gateway import (
@@ -149,16 +149,15 @@ class App:
         """Check the gateway and list its own models."""
         self.gateway_status = status = await self.router.gateway_status(force=True)
         self.gateway_models = []
-        if status is not None and status.kind is not GatewayKind.UNREACHABLE:
-            provider = self.gateway_provider()
-            if provider is not None:
-                try:
-                    found = await discover_models(self.router, provider, [])
-                except RouteError as error:
-                    self.notes[GATEWAY_PROVIDER_ID] = str(error)
-                else:
-                    self.gateway_models = found.models
-                    self.notes[GATEWAY_PROVIDER_ID] = found.note
+        config = self.gateway_config()
+        if config and status is not None and status.kind is not GatewayKind.UNREACHABLE:
+            try:
+                found = await discover_gateway_models(self.router, config, status.name or "Gateway")
+            except RouteError as error:
+                self.notes[GATEWAY_PROVIDER_ID] = str(error)
+            else:
+                self.gateway_models = found.models
+                self.notes[GATEWAY_PROVIDER_ID] = found.note
         self.changed()
         return status
 

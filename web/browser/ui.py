@@ -67,9 +67,13 @@ class Page:
     # --- wiring -------------------------------------------------------------------
 
     def on(self, element_id: str, event: str, handler: Callable[[Any], Any]) -> None:
+        self.listen(el(element_id), event, handler)
+
+    def listen(self, node: Any, event: str, handler: Callable[[Any], Any]) -> None:
+        """Call `handler` on `event`, keeping the proxy alive as long as the page."""
         proxy = create_proxy(handler)
         self._proxies.append(proxy)
-        el(element_id).addEventListener(event, proxy)
+        node.addEventListener(event, proxy)
 
     def spawn(self, coroutine: Awaitable[Any]) -> None:
         """Run a coroutine in the background, keeping a reference until it ends."""
@@ -97,9 +101,7 @@ class Page:
         self.on("set-close", "click", lambda _e: el("settings-dialog").close())
         self.on("set-export", "click", self.on_export)
         self.on("set-import", "click", self.on_import)
-        visibility = create_proxy(self.on_visibility)
-        self._proxies.append(visibility)
-        js.document.addEventListener("visibilitychange", visibility)
+        self.listen(js.document, "visibilitychange", self.on_visibility)
         for template in templates():
             el("pf-template").appendChild(make("option", template.name, value=template.id))
 
@@ -187,15 +189,10 @@ class Page:
                 edit.setAttribute("aria-label", f"Edit {provider.name}")
                 edit.style.padding = ".1rem .5rem"
                 edit.style.marginTop = ".3rem"
-                self._click(edit, lambda _e, pid=provider.id: self.open_provider(pid))
+                self.listen(edit, "click", lambda _e, pid=provider.id: self.open_provider(pid))
                 item.appendChild(edit)
-            self._click(item, lambda e, pid=provider.id: self.pick_provider(pid, e))
+            self.listen(item, "click", lambda e, pid=provider.id: self.pick_provider(pid, e))
             listing.appendChild(item)
-
-    def _click(self, node: Any, handler: Callable[[Any], Any]) -> None:
-        proxy = create_proxy(handler)
-        self._proxies.append(proxy)
-        node.addEventListener("click", proxy)
 
     def render_pickers(self) -> None:
         select = el("chat-provider")
