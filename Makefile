@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test dist vendor install browser check lint typecheck bench clean
+.PHONY: run test dist vendor install browser check lint typecheck bench clean lock
 
 run: install vendor          ## start the gateway and the page (Ctrl-C stops both)
 	$(PY) tools/run.py
@@ -23,9 +23,12 @@ install: $(STAMP)
 $(STAMP): requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "Detour needs Python 3.11 or newer as $(PYTHON)"; exit 1; }
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(PYTHON) tools/bootstrap.py $(VENV)
 	touch $(STAMP)
+
+lock:                        ## re-pin requirements.lock from pyproject.toml (keeps current pins)
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --generate-hashes \
+		--python-version 3.11 --universal --quiet -o requirements.lock
 
 vendor: install              ## fetch the pinned PyScript, Pyodide and Pico CSS from npm
 	@command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq npm; }
