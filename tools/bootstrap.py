@@ -54,7 +54,7 @@ def run(*command: str | os.PathLike[str]) -> None:
 
 def bootstrap(venv: Path, lock: Path = LOCK) -> None:
     """Create `venv` if needed and make it match `lock` exactly."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - this file runs before the venv exists
         raise SystemExit("bootstrap: Detour needs Python 3.11 or newer")
     python = venv_python(venv)
     if not python.exists():
@@ -71,14 +71,8 @@ def bootstrap(venv: Path, lock: Path = LOCK) -> None:
     finally:
         os.unlink(request.name)
     env_for_uv = {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "UV_NO_CONFIG": "1"}
-    result = subprocess.run(
-        [
-            os.fspath(uv), "pip", "sync", "--quiet", "--require-hashes",
-            "--python", os.fspath(python), os.fspath(lock),
-        ],  # fmt: skip
-        env=env_for_uv,
-        check=False,
-    )
+    sync = ["pip", "sync", "--quiet", "--require-hashes", "--python", os.fspath(python)]
+    result = subprocess.run([os.fspath(uv), *sync, os.fspath(lock)], env=env_for_uv, check=False)
     if result.returncode != 0:
         raise SystemExit(f"bootstrap: uv pip sync failed (exit {result.returncode})")
 
