@@ -25,9 +25,8 @@ from gateway.config import ModelEntry, ModelList
 from gateway.errors import GatewayError, NotFound, Unreachable, UpstreamTimeout, openai_error
 from gateway.timing import Timing
 
-# Before any import of litellm: no price-map download, no tokenizer fetch.
-os.environ["LITELLM_OFFLINE_MODE"] = "true"
-os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+# LiteLLM reads these once, at its own import: no price-map download, no tokenizer fetch.
+OFFLINE_ENVIRONMENT = {"LITELLM_OFFLINE_MODE": "true", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
 
 log = logging.getLogger("gateway.llm")
 
@@ -52,7 +51,12 @@ ERROR_TYPES = {
 
 
 def load_litellm() -> ModuleType:
-    """Import and quiet LiteLLM (blocking: a few seconds the first time)."""
+    """Import and quiet LiteLLM (blocking: a few seconds the first time).
+
+    LiteLLM takes its offline switches only from the process environment, read when it is
+    imported, so they are set here, on purpose, just before that import, and nowhere else.
+    """
+    os.environ.update(OFFLINE_ENVIRONMENT)
     import litellm
 
     litellm.suppress_debug_info = True
