@@ -47,9 +47,15 @@ def environment() -> dict[str, str]:
 
 
 def check_free(host: str, port: str, variable: str) -> None:
-    """Stop with a clear line when a port is taken, naming the variable that moves it."""
+    """Stop with a clear line when a port is taken, naming the variable that moves it.
+
+    The probe binds as the servers do (uvicorn and the page server set SO_REUSEADDR), so
+    connections of a just-stopped run, left in TIME_WAIT, do not count as taken: only a
+    socket that is really listening there does.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, int(port)))
         except OSError as error:
@@ -57,6 +63,14 @@ def check_free(host: str, port: str, variable: str) -> None:
                 f"run: {host}:{port} is not available ({error.strerror}); "
                 f"stop what uses it or set {variable} to another port"
             ) from None
+
+
+def own_gateway_url(env: dict[str, str]) -> str:
+    """The gateway this run starts, at its own address (LITELLM_GATEWAY_ENDPOINT may be elsewhere,
+    e.g. a proxy in front of it or another gateway the page should use)."""
+    return gateway_endpoint(
+        {"GATEWAY_HOST": env["GATEWAY_HOST"], "GATEWAY_PORT": env["GATEWAY_PORT"]}
+    )
 
 
 def wait_until_up(url: str, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
@@ -111,10 +125,13 @@ def main() -> int:
         )
         started.append(page)
         page_url = f"http://{env['DETOUR_HOST']}:{env['DETOUR_PORT']}/"
-        wait_until_up(env["LITELLM_GATEWAY_ENDPOINT"] + "/health", gateway)
+        wait_until_up(own_gateway_url(env) + "/health", gateway)
         wait_until_up(page_url, page)
         print(f"\nDetour is running: open {page_url}", flush=True)
-        print(f"  gateway: {env['LITELLM_GATEWAY_ENDPOINT']}   (Ctrl-C stops both)\n", flush=True)
+        print(f"  gateway: {own_gateway_url(env)}   (Ctrl-C stops both)", flush=True)
+        if env["LITELLM_GATEWAY_ENDPOINT"] != own_gateway_url(env):
+            print(f"  the page uses the gateway at {env['LITELLM_GATEWAY_ENDPOINT']}", flush=True)
+        print(flush=True)
         while all(p.poll() is None for p in started):
             time.sleep(0.3)
         print("run: a server stopped; stopping the other", file=sys.stderr)
