@@ -4,7 +4,7 @@ Run with `make bench` or `.venv/bin/python bench/gateway_bench.py [--quick]`.
 Everything listens on 127.0.0.1; the run is bounded and stops by itself.
 Figures are printed and written to bench/RESULTS.md.
 
-Method (DESIGN.md, "How speed is measured here"): one fast local OpenAI-compatible
+Method (`docs/field-notes.md`, "How speed is measured"): one fast local OpenAI-compatible
 stand-in; each server is its own process with one worker; requests are
 interleaved between the arms (each worker cycles through the arms); added
 latency = arm p50/p99 minus direct p50/p99 at the same concurrency; throughput

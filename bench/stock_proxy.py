@@ -1,6 +1,6 @@
 """Install and start a stock LiteLLM proxy (the benchmark's comparison arm) in a throwaway venv.
 
-Recipe (see DESIGN.md): `litellm[proxy]==X` cannot be installed as such (it
+Recipe (`docs/field-notes.md`, "LiteLLM"): `litellm[proxy]==X` cannot be installed as such (it
 needs an unpublished `litellm-proxy==X`), so install `litellm==X` plus the
 proxy extra's requirements read from the wheel's metadata, minus
 `litellm-proxy`, with `litellm-proxy-extras` and `litellm-enterprise` unpinned.

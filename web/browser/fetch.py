@@ -2,7 +2,7 @@
 
 `fetch` reports both as the same "Failed to fetch". A follow-up `no-cors`
 probe tells them apart: it resolves (opaquely) when the host answered, and
-rejects when nothing did (see BROWSER_RUNTIME.md).
+rejects when nothing did (`docs/field-notes.md`, "HTTP from the page").
 """
 
 from __future__ import annotations
