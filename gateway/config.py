@@ -79,6 +79,17 @@ class ModelList:
         """Configured model names (wildcard patterns included), without duplicates."""
         return list(dict.fromkeys(str(d["model_name"]) for d in self.deployments))
 
+    def owner(self, name: str) -> str:
+        """`owned_by` for /v1/models: the provider prefix of the name's first deployment."""
+        for deployment in self.deployments:
+            if deployment["model_name"] == name:
+                params = deployment["litellm_params"]
+                target = str(params["model"])
+                if "mock_response" in params:
+                    return "detour"
+                return target.split("/", 1)[0] if "/" in target else "litellm"
+        return "litellm"
+
     def stream_delay(self, name: str) -> float:
         """Seconds between streamed pieces of a mock model (`model_info.detour_stream_delay_ms`)."""
         for deployment in self.deployments:

@@ -28,7 +28,7 @@ from gateway.redaction import Redactor
 from gateway.routing import build_router, listed_models, routes
 from gateway.timing import Timing
 from gateway.warmup import warm
-from gateway.wire import chat_arguments, chunk_body, completion_body, encode, sse
+from gateway.wire import chat_arguments, chunk_body, chunks_of, completion_body, encode, sse
 
 # LiteLLM reads these once, at its own import: no price-map download, no tokenizer fetch.
 OFFLINE_ENVIRONMENT = {"LITELLM_OFFLINE_MODE": "true", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
@@ -161,7 +161,9 @@ class LiteLLMService:
         return await asyncio.shield(self._loading)
 
     async def model_cards(self) -> list[tuple[str, str]]:
-        """(id, owned_by) of every model this gateway serves."""
+        """(id, owned_by) of every model this gateway serves (wildcards need LiteLLM loaded)."""
+        if not self.ready and not any("*" in name for name in self.models.names):
+            return [(name, self.models.owner(name)) for name in self.models.names]
         await self.router()
         return self.cards
 
@@ -178,9 +180,12 @@ class LiteLLMService:
 
     async def complete(self, body: dict[str, Any], timing: Timing) -> bytes:
         """Non-streamed completion: the OpenAI response as JSON bytes; raises mapped errors."""
+        return self.redactor.raw(encode(await self._complete(body, timing)))
+
+    async def _complete(self, body: dict[str, Any], timing: Timing) -> dict[str, Any]:
         name = body.get("model")
         router = await self.routed(name)
-        arguments = chat_arguments(body)
+        arguments = self.arguments(body)
         arguments["stream"] = False
         started = perf_counter()
         try:
@@ -189,13 +194,40 @@ class LiteLLMService:
             raise_translated(exc, str(name), self.redactor)
         finally:
             timing.upstream += perf_counter() - started
-        return self.redactor.raw(encode(completion_body(response)))
+        return completion_body(response)
+
+    async def _whole_as_chunks(self, body: dict[str, Any], timing: Timing) -> AsyncIterator[bytes]:
+        completion = await self._complete(body, timing)  # errors raise before any byte is sent
+        options = body.get("stream_options")
+        usage = isinstance(options, dict) and options.get("include_usage") is True
+        chunks = [self.redactor.raw(sse(chunk)) for chunk in chunks_of(completion, usage)]
+
+        async def events() -> AsyncIterator[bytes]:
+            for chunk in chunks:
+                yield chunk
+            yield b"data: [DONE]\n\n"
+
+        return events()
+
+    @staticmethod
+    def arguments(body: dict[str, Any]) -> dict[str, Any]:
+        """The Router's call arguments: OpenAI chat fields only, `user` passed on to the upstream.
+
+        LiteLLM forwards `user` to OpenAI's own models only; `allowed_openai_params` (set
+        here, never from the request) makes it reach any OpenAI-compatible upstream too.
+        """
+        arguments = chat_arguments(body)
+        if "user" in arguments:
+            arguments["allowed_openai_params"] = ["user"]
+        return arguments
 
     async def stream(self, body: dict[str, Any], timing: Timing) -> AsyncIterator[bytes]:
         """Streamed completion: awaits the first chunk (earlier errors raise), then SSE bytes."""
+        if isinstance(body.get("n"), int) and body["n"] > 1:
+            return await self._whole_as_chunks(body, timing)
         name = str(body.get("model"))
         router = await self.routed(body.get("model"))
-        arguments = chat_arguments(body)
+        arguments = self.arguments(body)
         arguments["stream"] = True
         started = perf_counter()
         first: Any = None

@@ -59,9 +59,7 @@ def listed_models(litellm: ModuleType, models: ModelList) -> list[tuple[str, str
     for deployment in models.deployments:
         name = str(deployment["model_name"])
         target = str(deployment["litellm_params"]["model"])
-        provider = target.split("/", 1)[0] if "/" in target else "litellm"
-        if "mock_response" in deployment["litellm_params"]:
-            provider = "detour"
+        provider = models.owner(name)
         if "*" not in name:
             listed.setdefault(name, provider)
             continue

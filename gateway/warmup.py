@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import json
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx2
+if TYPE_CHECKING:
+    import httpx2
 
 WARMUP_MODEL = "detour-warmup"
 MESSAGES = [{"role": "user", "content": "warm up"}]
@@ -35,6 +36,8 @@ COMPLETION = {
 
 async def answer(request: httpx2.Request) -> httpx2.Response:
     """The in-memory upstream: a completion, or a two-event stream when asked for one."""
+    import httpx2
+
     if json.loads(request.content or b"{}").get("stream"):
         done = {**CHUNK, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
         body = f"data: {json.dumps(CHUNK)}\n\ndata: {json.dumps(done)}\n\ndata: [DONE]\n\n"
@@ -44,6 +47,7 @@ async def answer(request: httpx2.Request) -> httpx2.Response:
 
 async def warm(litellm: ModuleType) -> None:
     """Make each kind of call once (raises if LiteLLM cannot answer even these)."""
+    import httpx2  # LiteLLM's dependencies, loaded with it
     import openai  # the client LiteLLM's `openai/` models use (over httpx2)
 
     router = litellm.Router(

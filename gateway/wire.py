@@ -80,3 +80,25 @@ def encode(data: Any) -> bytes:
 def sse(data: Any) -> bytes:
     """One SSE event carrying JSON."""
     return b"data: " + encode(data) + b"\n\n"
+
+
+def chunks_of(completion: dict[str, Any], include_usage: bool) -> list[dict[str, Any]]:
+    """A finished completion as the chunks of a stream: each choice's message, then its finish.
+
+    Used for `n` > 1: LiteLLM's stream keeps the finish of one choice only, so the gateway
+    asks for the whole answer and sends it in OpenAI's chunk format.
+    """
+    base: dict[str, Any] = {k: completion[k] for k in ("id", "created", "model") if k in completion}
+    base["object"] = "chat.completion.chunk"
+    chunks: list[dict[str, Any]] = []
+    for choice in completion.get("choices") or []:
+        message = choice.get("message") or {}
+        delta = {k: v for k, v in message.items() if v is not None and k != "refusal"}
+        chunks.append({**base, "choices": [{"index": choice["index"], "delta": delta,
+                                            "finish_reason": None}]})  # fmt: skip
+    for choice in completion.get("choices") or []:
+        finish = {"index": choice["index"], "delta": {}, "finish_reason": choice["finish_reason"]}
+        chunks.append({**base, "choices": [finish]})
+    if include_usage and completion.get("usage"):
+        chunks.append({**base, "choices": [], "usage": completion["usage"]})
+    return chunks
