@@ -22,14 +22,11 @@ COOLDOWN_SETTINGS = frozenset({"allowed_fails", "allowed_fails_policy", "cooldow
 
 def router_arguments(models: ModelList, read_timeout: float) -> dict[str, Any]:
     """Keyword arguments for `litellm.Router`: Detour's defaults, the operator's settings on top."""
-    from litellm.types.router import RouterGeneralSettings
-
     arguments: dict[str, Any] = {
         "model_list": copy.deepcopy([dict(d) for d in models.deployments]),
         "num_retries": 0,
         "timeout": read_timeout,
         "enable_weighted_failover": True,
-        "router_general_settings": RouterGeneralSettings(async_only_mode=True),
     }
     if not COOLDOWN_SETTINGS & set(models.router_settings):
         arguments["disable_cooldowns"] = True
@@ -40,8 +37,11 @@ def router_arguments(models: ModelList, read_timeout: float) -> dict[str, Any]:
 
 
 def build_router(litellm: ModuleType, models: ModelList, read_timeout: float) -> Any:
-    """A `litellm.Router` for `models` (blocking: call it in a thread)."""
-    return litellm.Router(**router_arguments(models, read_timeout))
+    """A `litellm.Router` for `models` (blocking: call it in a thread), async clients only."""
+    from litellm.types.router import RouterGeneralSettings
+
+    general = RouterGeneralSettings(async_only_mode=True)
+    return litellm.Router(**router_arguments(models, read_timeout), router_general_settings=general)
 
 
 def routes(router: Any, name: str) -> bool:

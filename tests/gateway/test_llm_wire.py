@@ -33,8 +33,8 @@ def choices_app() -> Starlette:
 @pytest.fixture(scope="module")
 def choices_gateway(choices_app: Starlette) -> Iterator[str]:
     with serve(choices_app) as upstream:
-        config = {"model_list": [{"model_name": "choices", "litellm_params": {
-            "model": "openai/choices-model", "api_base": f"{upstream}/v1", "api_key": "sk-n"}}]}  # fmt: skip
+        params = {"model": "openai/choices-model", "api_base": f"{upstream}/v1", "api_key": "sk-n"}
+        config = {"model_list": [{"model_name": "choices", "litellm_params": params}]}
         with running_gateway(yaml.safe_dump(config), allow_private_upstreams=True) as url:
             yield url
 
