@@ -139,7 +139,9 @@ class LiteLLMService:
             self._loading = asyncio.ensure_future(self._load_and_warm())
 
     async def _load_and_warm(self) -> Any:
+        started = perf_counter()
         litellm = await asyncio.to_thread(load_litellm)
+        loaded = perf_counter()
         try:
             router = await asyncio.to_thread(build_router, litellm, self.models, self.read_timeout)
         except Exception as exc:
@@ -151,6 +153,11 @@ class LiteLLMService:
             await warm(litellm)
         except Exception as exc:  # LiteLLM still serves; the first call pays what was not warmed
             log.warning("LiteLLM warm-up failed: %s", self.redactor.text(str(exc)))
+        log.info(
+            "LiteLLM ready: imported in %.1f s, Router built and warm in %.1f s",
+            loaded - started,
+            perf_counter() - loaded,
+        )
         self.ready = True
         return router
 

@@ -111,7 +111,7 @@ def main() -> int:
         )
         started.append(page)
         page_url = f"http://{env['DETOUR_HOST']}:{env['DETOUR_PORT']}/"
-        wait_until_up(env["LITELLM_GATEWAY_ENDPOINT"] + "/health/readiness", gateway)
+        wait_until_up(env["LITELLM_GATEWAY_ENDPOINT"] + "/health/readiness", gateway, 180)
         wait_until_up(page_url, page)
         print(f"\nDetour is running: open {page_url}", flush=True)
         print(f"  gateway: {env['LITELLM_GATEWAY_ENDPOINT']}   (Ctrl-C stops both)\n", flush=True)
