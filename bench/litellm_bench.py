@@ -50,6 +50,10 @@ from bench.gateway_bench import (  # noqa: E402
 from bench.rawhttp import Connection  # noqa: E402
 
 HEADING = "## LiteLLM path"
+# The hash-pinned stock proxy the e2e test installs (tests/e2e/stock_proxy.lock), when present.
+PINNED_PROXY = REPO / ".cache" / "stock-proxy" / "bin" / "litellm"
+if PINNED_PROXY.exists():
+    stock_proxy.VENV = PINNED_PROXY.parent.parent
 
 
 async def streams(arm: Arm, concurrency: int, rounds: int) -> dict[str, float]:
@@ -138,7 +142,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         ]
         if args.no_stock:
             report["notes"].append("stock LiteLLM proxy arm skipped (--no-stock)")
-        elif stock_proxy.install(OUT / "stock-proxy-install.log"):
+        elif PINNED_PROXY.exists() or stock_proxy.install(OUT / "stock-proxy-install.log"):
             processes.append(stock_proxy.start(config, proxy_port, MASTER_KEY))
             headers = {"authorization": f"Bearer {MASTER_KEY}"}
             base = f"http://127.0.0.1:{proxy_port}"
@@ -168,7 +172,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def added(report: dict[str, Any], arm: str, c: int, which: int) -> float:
-    return round(report["latency"][arm][c][which] - report["latency"]["direct"][c][which], 3)
+    latency = report["latency"]
+    return float(round(latency[arm][c][which] - latency["direct"][c][which], 3))
 
 
 def verdicts(report: dict[str, Any]) -> list[str]:
