@@ -21,7 +21,13 @@ from gateway.config import ModelList, load_model_list
 from gateway.cors import CORSMiddleware
 from gateway.errors import BadRequest, GatewayError, NotFound, Unreachable
 from gateway.llm import LiteLLMService, UpstreamError, error_status_body
-from gateway.llm_docs import CHAT_RESPONSES, MODELS_RESPONSES, ChatRequest, Readiness
+from gateway.llm_docs import (
+    CHAT_RESPONSES,
+    MODELS_RESPONSES,
+    ChatRequest,
+    Readiness,
+    validation_errors_as_answered,
+)
 from gateway.pinning import relay_client, timeouts
 from gateway.policy import (
     CachingResolver,
@@ -228,7 +234,10 @@ def create_app(
     @app.get(
         "/health/readiness",
         tags=["gateway"],
-        responses={503: {"model": Readiness, "description": "LiteLLM is still loading"}},
+        responses={
+            200: {"model": Readiness, "description": "LiteLLM is loaded and warm"},
+            503: {"model": Readiness, "description": "LiteLLM is still loading"},
+        },
     )
     async def get_readiness() -> JSONResponse:
         """200 once LiteLLM is loaded and warm (plain and streamed calls); 503 until then."""
@@ -296,7 +305,7 @@ def create_app(
             schema["paths"]["/relay/{path}"] = {
                 m: {**RELAY_DOC, "operationId": f"relay_{m}"} for m in methods
             }
-            app.openapi_schema = schema
+            app.openapi_schema = validation_errors_as_answered(schema)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -96,3 +96,20 @@ CHAT_RESPONSES: dict[int | str, dict[str, Any]] = {
     502: error("The upstream is unreachable (`x-detour-error: unreachable`)"),
     504: error("The upstream did not answer in time (`x-detour-error: timeout`)"),
 }
+
+
+def validation_errors_as_answered(schema: dict[str, Any]) -> dict[str, Any]:
+    """Document a 422 as the gateway answers it: OpenAI's error shape, not FastAPI's default."""
+    answer = {"$ref": "#/components/schemas/ErrorAnswer"}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            invalid = operation.get("responses", {}).get("422")
+            if invalid is not None:
+                invalid["content"] = {"application/json": {"schema": answer}}
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    components.setdefault(
+        "ErrorAnswer", ErrorAnswer.model_json_schema(ref_template="#/components/schemas/{model}")
+    )
+    return schema
