@@ -108,7 +108,7 @@ def start_gateway(config: Path, port: int) -> subprocess.Popen[bytes]:
         [sys.executable, "-m", "gateway", "--config", str(config), "--port", str(port)],
         cwd=REPO, env=env, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health/readiness").status_code == 200:
@@ -117,7 +117,7 @@ def start_gateway(config: Path, port: int) -> subprocess.Popen[bytes]:
             pass
         time.sleep(0.1)
     process.kill()
-    raise RuntimeError("the gateway was not ready within 120 s")
+    raise RuntimeError("the gateway was not ready within 300 s")
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
