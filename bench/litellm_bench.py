@@ -41,7 +41,6 @@ from bench.gateway_bench import (  # noqa: E402
     STREAM_PACE,
     Arm,
     free_port,
-    interleaved,
     one,
     pct,
     wait_http,
@@ -56,6 +55,38 @@ if PINNED_PROXY.exists():
     stock_proxy.VENV = PINNED_PROXY.parent.parent
 
 
+async def again(conn: Connection, arm: Arm, stream: bool = False) -> tuple[float, Any]:
+    """One request; if the server had closed the idle keep-alive connection, one on a new one.
+
+    On a loaded machine a connection can sit idle past a server's keep-alive timeout
+    (uvicorn's 5 s) while the other arms answer; any client reconnects then.
+    """
+    try:
+        return await one(conn, arm, stream)
+    except (asyncio.IncompleteReadError, ConnectionError):
+        await conn.close()
+        return await one(conn, arm, stream)
+
+
+async def interleaved(arms: list[Arm], concurrency: int, per_arm: int) -> None:
+    """gateway_bench's interleaving (workers cycle through the arms), reconnecting when closed."""
+    rounds = max(1, per_arm // concurrency)
+
+    async def worker(index: int) -> None:
+        order = arms[index % len(arms) :] + arms[: index % len(arms)]
+        conns = {arm.name: Connection(arm.base) for arm in arms}
+        for arm in order:
+            await again(conns[arm.name], arm)
+        for _ in range(rounds):
+            for arm in order:
+                elapsed, _answer = await again(conns[arm.name], arm)
+                arm.latencies.setdefault(concurrency, []).append(elapsed)
+        for conn in conns.values():
+            await conn.close()
+
+    await asyncio.gather(*(worker(i) for i in range(concurrency)))
+
+
 async def streams(arm: Arm, concurrency: int, rounds: int) -> dict[str, float]:
     """`concurrency` workers streaming `rounds` replies each; gaps and stalls."""
     gaps: list[float] = []
@@ -64,9 +95,9 @@ async def streams(arm: Arm, concurrency: int, rounds: int) -> dict[str, float]:
     async def worker() -> None:
         nonlocal stalls
         conn = Connection(arm.base)
-        await one(conn, arm, stream=True)
+        await again(conn, arm, stream=True)
         for _ in range(rounds):
-            _elapsed, answer = await one(conn, arm, stream=True)
+            _elapsed, answer = await again(conn, arm, stream=True)
             for a, b in itertools.pairwise(answer.chunk_times):
                 gaps.append((b - a) * 1000)
                 stalls += (b - a) > STREAM_PACE * 10
