@@ -45,8 +45,15 @@ async def answer(request: httpx2.Request) -> httpx2.Response:
     return httpx2.Response(200, json=COMPLETION)
 
 
+# What a warm-up loads stays loaded for the process: a second gateway app in the same
+# process (tests run several) has nothing left to warm.
+WARMED: set[str] = set()
+
+
 async def warm(litellm: ModuleType) -> None:
-    """Make each kind of call once (raises if LiteLLM cannot answer even these)."""
+    """Make each kind of call once per process (raises if LiteLLM cannot answer even these)."""
+    if litellm.__name__ in WARMED:
+        return
     import httpx2  # LiteLLM's dependencies, loaded with it
     import openai  # the client LiteLLM's `openai/` models use (over httpx2)
 
@@ -73,3 +80,4 @@ async def warm(litellm: ModuleType) -> None:
             )
             async for _ in stream:
                 pass
+    WARMED.add(litellm.__name__)

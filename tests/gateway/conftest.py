@@ -131,7 +131,7 @@ def running_gateway(
         yield url
 
 
-def wait_until_ready(url: str, seconds: float = 90.0) -> None:
+def wait_until_ready(url: str, seconds: float = 240.0) -> None:
     """Wait for /health/readiness (LiteLLM loaded and warm); fail the test if it never is."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
