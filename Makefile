@@ -44,6 +44,7 @@ check: install               ## lint, format check and type check
 
 bench: install               ## gateway speed: direct vs relay vs LiteLLM path vs stock proxy
 	$(PY) bench/gateway_bench.py
+	$(PY) bench/litellm_bench.py
 
 clean:
 	rm -rf dist .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov

@@ -1,4 +1,9 @@
-"""`python -m gateway --config FILE --host H --port P`: start the gateway under uvicorn."""
+"""`python -m gateway --config FILE --host H --port P`: start the gateway under uvicorn.
+
+`python -m gateway --model NAME=openai/NAME --api_base URL [--port P]` serves one model
+without a file, as `litellm --model ... --api_base ...` does (the key comes from the
+provider's usual variable, such as OPENAI_API_KEY, as in LiteLLM).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import argparse
 import logging
 import sys
 
+from gateway.config import ModelList, parse_model_list
 from gateway.errors import ConfigError
 
 
@@ -26,9 +32,28 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument("--name", help="display name shown in the page (GATEWAY_NAME)")
     parser.add_argument(
+        "--model", action="append", metavar="NAME[=LITELLM_MODEL]",
+        help="serve this model without a config file (repeatable), as litellm --model does",
+    )  # fmt: skip
+    parser.add_argument(
+        "--api_base", "--api-base", dest="api_base", help="the --model's API base URL"
+    )
+    parser.add_argument(
         "--log-level", help="critical, error, warning, info or debug (GATEWAY_LOG_LEVEL)"
     )
     return parser.parse_args(argv)
+
+
+def one_liner_models(names: list[str], api_base: str | None, config: str | None) -> ModelList:
+    """The model list `--model NAME=MODEL --api_base URL` stands for."""
+    if config:
+        raise ConfigError("use --config or --model, not both")
+    entries = []
+    for given in names:
+        name, _, target = given.partition("=")
+        params = {"model": target or name, **({"api_base": api_base} if api_base else {})}
+        entries.append({"model_name": name, "litellm_params": params})
+    return parse_model_list({"model_list": entries}, "--model")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,7 +73,11 @@ def main(argv: list[str] | None = None) -> int:
             name=args.name,
             log_level=args.log_level,
         )
-        models = load_model_list(settings.config_path)
+        models = (
+            one_liner_models(args.model, args.api_base, args.config)
+            if args.model
+            else load_model_list(settings.config_path)
+        )
     except ConfigError as exc:
         print(f"gateway: {exc.message}", file=sys.stderr)
         return 2

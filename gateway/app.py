@@ -9,8 +9,8 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -21,6 +21,13 @@ from gateway.config import ModelList, load_model_list
 from gateway.cors import CORSMiddleware
 from gateway.errors import BadRequest, GatewayError, NotFound, Unreachable
 from gateway.llm import LiteLLMService, UpstreamError, error_status_body
+from gateway.llm_docs import (
+    CHAT_RESPONSES,
+    MODELS_RESPONSES,
+    ChatRequest,
+    Readiness,
+    validation_errors_as_answered,
+)
 from gateway.pinning import relay_client, timeouts
 from gateway.policy import (
     CachingResolver,
@@ -31,6 +38,7 @@ from gateway.policy import (
 )
 from gateway.probe import ProbeRequest, ProbeResult, probe_cors
 from gateway.probe import unreachable as probe_unreachable
+from gateway.redaction import Redactor, redact_logs
 from gateway.relay import Relay
 from gateway.settings import Settings
 from gateway.timing import TimingMiddleware, timing_of
@@ -65,16 +73,6 @@ class ModelCards(BaseModel):
     data: list[ModelCard]
 
 
-class ChatRequest(BaseModel):
-    """An OpenAI chat completion request; extra OpenAI params pass through to the model."""
-
-    model_config = ConfigDict(extra="allow")
-
-    model: str = Field(description="A model_name from the gateway's config (see /v1/models)")
-    messages: list[dict[str, Any]]
-    stream: bool = False
-
-
 class GatewayApp(FastAPI):
     """FastAPI, with `/relay/` requests handed straight to the relay's own middleware chain.
 
@@ -97,10 +95,12 @@ class GatewayApp(FastAPI):
         await super().__call__(scope, receive, send)
 
 
-def error_response(error: GatewayError) -> JSONResponse:
+def error_response(error: GatewayError, headers: dict[str, str] | None = None) -> JSONResponse:
     """A GatewayError as an HTTP answer."""
     return JSONResponse(
-        error.body(), status_code=error.status, headers={"x-detour-error": error.kind}
+        error.body(),
+        status_code=error.status,
+        headers={**(headers or {}), "x-detour-error": error.kind},
     )
 
 
@@ -121,7 +121,7 @@ def install_error_handlers(app: FastAPI) -> None:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "body"
         return error_response(
-            BadRequest(f"invalid request: {where}: {first.get('msg', 'invalid')}")
+            BadRequest(f"invalid request: {where}: {first.get('msg', 'invalid')}", status=422)
         )
 
     async def on_http(_: Request, exc: Exception) -> JSONResponse:
@@ -131,7 +131,8 @@ def install_error_handlers(app: FastAPI) -> None:
                 NotFound("no such route on the Detour gateway", code="route_not_found")
             )
         return error_response(
-            BadRequest(str(exc.detail), code="http_error", status=exc.status_code)
+            BadRequest(str(exc.detail), code="http_error", status=exc.status_code),
+            headers=dict(exc.headers or {}),  # `Allow` on a 405
         )
 
     app.add_exception_handler(GatewayError, on_gateway_error)
@@ -193,10 +194,12 @@ def create_app(
     transport = UpstreamTransport()
     timeout = timeouts(settings.connect_timeout, settings.read_timeout)
     client = relay_client(transport, timeout)
-    llm = LiteLLMService(model_list, settings.read_timeout)
-    health = Health(
-        name=settings.name, auth_required=settings.token is not None, models=len(model_list.names)
-    )
+    gateway_token = settings.token.get_secret_value() if settings.token else ""
+    redactor = Redactor({*model_list.secrets, gateway_token})
+    redact_logs(redactor)
+    llm = LiteLLMService(model_list, settings.read_timeout, redactor)
+    auth_required = settings.token is not None or model_list.master_key is not None
+    health = Health(name=settings.name, auth_required=auth_required, models=len(model_list.names))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -228,26 +231,39 @@ def create_app(
         """Stock-LiteLLM-compatible liveness check."""
         return "I'm alive!"
 
-    cards = ModelCards(
-        data=[
-            ModelCard(id=e.name, owned_by=e.owned_by)
-            for e in {e.name: e for e in reversed(model_list.entries)}.values()
-        ][::-1]
+    @app.get(
+        "/health/readiness",
+        tags=["gateway"],
+        responses={
+            200: {"model": Readiness, "description": "LiteLLM is loaded and warm"},
+            503: {"model": Readiness, "description": "LiteLLM is still loading"},
+        },
     )
+    async def get_readiness() -> JSONResponse:
+        """200 once LiteLLM is loaded and warm (plain and streamed calls); 503 until then."""
+        if llm.ready:
+            return JSONResponse(Readiness(status="ready").model_dump())
+        state = (
+            Readiness(status="failed", detail=llm.failure)
+            if llm.failure
+            else Readiness(status="loading")
+        )
+        return JSONResponse(state.model_dump(), 503)
 
-    @app.get("/v1/models", tags=["litellm"])
+    @app.get("/v1/models", tags=["litellm"], responses=MODELS_RESPONSES)
     @app.get("/models", tags=["litellm"], include_in_schema=False)
     async def list_models() -> ModelCards:
-        """The configured model names, in the OpenAI list format."""
-        return cards
+        """The configured models (wildcards expanded as LiteLLM's proxy does), OpenAI format."""
+        cards = await llm.model_cards()
+        return ModelCards(data=[ModelCard(id=i, owned_by=owner) for i, owner in cards])
 
-    @app.post("/v1/chat/completions", tags=["litellm"], response_model=None)
+    @app.post(
+        "/v1/chat/completions", tags=["litellm"], response_model=None, responses=CHAT_RESPONSES
+    )
     @app.post("/chat/completions", tags=["litellm"], include_in_schema=False, response_model=None)
-    async def chat_completions(
-        body: ChatRequest, request: Request
-    ) -> JSONResponse | StreamingResponse:
+    async def chat_completions(body: ChatRequest, request: Request) -> Response:
         """OpenAI chat completions through LiteLLM, streamed (SSE) or not."""
-        payload = body.model_dump()
+        payload = body.model_dump(exclude_unset=True)
         timing = timing_of(request.scope)
         if body.stream:
             events = await llm.stream(payload, timing)
@@ -256,7 +272,7 @@ def create_app(
                 media_type="text/event-stream",
                 headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
             )
-        return JSONResponse(await llm.complete(payload, timing))
+        return Response(await llm.complete(payload, timing), media_type="application/json")
 
     @app.post("/probe", tags=["gateway"])
     async def probe(
@@ -289,14 +305,17 @@ def create_app(
             schema["paths"]["/relay/{path}"] = {
                 m: {**RELAY_DOC, "operationId": f"relay_{m}"} for m in methods
             }
-            app.openapi_schema = schema
+            app.openapi_schema = validation_errors_as_answered(schema)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-    app.add_middleware(AuthMiddleware, token=settings.token)
+    app.add_middleware(AuthMiddleware, token=settings.token, master_key=model_list.master_key)
     app.add_middleware(CORSMiddleware, origins=settings.origins)
     app.add_middleware(TimingMiddleware)
     app.relay_chain = TimingMiddleware(
-        CORSMiddleware(AuthMiddleware(relay, token=settings.token), origins=settings.origins)
+        CORSMiddleware(
+            AuthMiddleware(relay, token=settings.token, master_key=model_list.master_key),
+            origins=settings.origins,
+        )
     )
     return app

@@ -1,5 +1,8 @@
 """The gateway token: required on every route but health when one is set.
 
+The token is `GATEWAY_TOKEN`, or the model list's `general_settings.master_key`
+(as in LiteLLM's proxy); when both are set, either one is accepted.
+
 `X-Detour-Token: <token>` works everywhere. `Authorization: Bearer <token>`
 works on the gateway's own routes only: on the relay, `Authorization` is the
 user's provider key and is forwarded untouched.
@@ -38,16 +41,19 @@ def presented_token(scope: Scope) -> bytes | None:
 class AuthMiddleware:
     """Pure ASGI: answers 401 `gateway_auth` unless the request carries the token."""
 
-    def __init__(self, app: ASGIApp, token: SecretStr | None) -> None:
+    def __init__(
+        self, app: ASGIApp, token: SecretStr | None, master_key: SecretStr | None = None
+    ) -> None:
         self.app = app
-        self.expected = token.get_secret_value().encode() if token is not None else None
+        self.accepted = tuple(t.get_secret_value().encode() for t in (token, master_key) if t)
+        self.expected = self.accepted[0] if self.accepted else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             self.expected is None
             or scope["type"] != "http"
             or scope["path"] in OPEN_PATHS
-            or token_matches(presented_token(scope), self.expected)
+            or self.matches(presented_token(scope))
         ):
             await self.app(scope, receive, send)
             return
@@ -61,3 +67,7 @@ class AuthMiddleware:
         headers = [*error.headers(), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": error.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+    def matches(self, given: bytes | None) -> bool:
+        """True when `given` is one of the accepted tokens (each compared in constant time)."""
+        return any([token_matches(given, expected) for expected in self.accepted])

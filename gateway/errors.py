@@ -10,7 +10,8 @@ The tree (each leaf names its `x-detour-error` kind and HTTP status)::
     ├── NotFound                      not_found     404  unknown route or model
     ├── LimitExceeded                 limit         413 / 431  body or headers too large
     ├── Unreachable                   unreachable   502  upstream refused / DNS failed / reset
-    └── UpstreamTimeout               timeout       504  upstream too slow to connect or answer
+    ├── UpstreamTimeout               timeout       504  upstream too slow to connect or answer
+    └── NotReady                      not_ready     503  LiteLLM still loading, or its config failed
 
 Errors an upstream returns itself (a provider's 401, 429, 500 ...) are not
 GatewayErrors: they pass through with their status and no `x-detour-error`.
@@ -115,6 +116,14 @@ class UpstreamTimeout(GatewayError):
     kind = "timeout"
     status = 504
     error_type = "timeout_error"
+
+
+class NotReady(GatewayError):
+    """The LiteLLM path is not ready: still loading, or its model list cannot be served."""
+
+    kind = "not_ready"
+    status = 503
+    error_type = "api_error"
 
 
 def openai_error(

@@ -125,7 +125,7 @@ def main() -> int:
         )
         started.append(page)
         page_url = f"http://{env['DETOUR_HOST']}:{env['DETOUR_PORT']}/"
-        wait_until_up(own_gateway_url(env) + "/health", gateway)
+        wait_until_up(own_gateway_url(env) + "/health/readiness", gateway, 180)
         wait_until_up(page_url, page)
         print(f"\nDetour is running: open {page_url}", flush=True)
         print(f"  gateway: {own_gateway_url(env)}   (Ctrl-C stops both)", flush=True)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
@@ -125,7 +127,18 @@ def running_gateway(
     else:
         models = parse_model_list(yaml.safe_load(models_yaml), "test.yaml", {})
     with serve(create_app(settings, models=models, resolver=resolver)) as url:
+        wait_until_ready(url)
         yield url
+
+
+def wait_until_ready(url: str, seconds: float = 240.0) -> None:
+    """Wait for /health/readiness (LiteLLM loaded and warm); fail the test if it never is."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if httpx.get(f"{url}/health/readiness").status_code == 200:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{url} was not ready within {seconds:.0f} s")
 
 
 def models_yaml(upstream: str, slow_upstream: str | None = None) -> str:

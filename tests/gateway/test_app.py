@@ -193,7 +193,7 @@ async def test_probe_obeys_the_relay_policy(strict_gateway: str) -> None:
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "metadata"
     assert private.status_code == 403 and private.headers["x-detour-error"] == "policy"
     assert scheme.status_code == 403 and scheme.json()["error"]["code"] == "scheme"
-    assert malformed.status_code == 400
+    assert malformed.status_code == 422
 
 
 async def test_probe_of_a_name_that_does_not_resolve_says_unreachable(

@@ -13,7 +13,7 @@ import yaml
 
 from gateway.config import load_model_list, parse_model_list
 from gateway.errors import ConfigError
-from gateway.llm import call_arguments
+from gateway.routing import router_arguments
 from tests.gateway.conftest import REPO, STANDIN_KEY
 
 HELLO = [{"role": "user", "content": "hello"}]
@@ -157,7 +157,7 @@ async def test_unknown_model_is_404_with_the_known_list(gateway: str) -> None:
     assert "gpt-9" in message and "detour-demo" in message and "standin-gpt" in message
 
 
-async def test_malformed_chat_request_is_400(gateway: str) -> None:
+async def test_malformed_chat_request_is_422(gateway: str) -> None:
     async with httpx.AsyncClient() as client:
         no_messages = await client.post(
             f"{gateway}/v1/chat/completions", json={"model": "detour-demo"}
@@ -168,7 +168,7 @@ async def test_malformed_chat_request_is_400(gateway: str) -> None:
             headers={"content-type": "application/json"},
         )
     for response in (no_messages, not_json):
-        assert response.status_code == 400
+        assert response.status_code == 422
         assert response.headers["x-detour-error"] == "bad_request"
         assert response.json()["error"]["type"] == "invalid_request_error"
 
@@ -211,26 +211,25 @@ def test_product_zai_yaml_loads_unchanged(tmp_path: Path) -> None:
         "router_settings:\n  routing_strategy: simple-shuffle\n"
     )
     models = load_model_list(path)
-    entry = models.get("zai-coding-model")
-    assert entry is not None
-    assert entry.params["api_base"] == "https://api.z.ai/api/coding/paas/v4"
-    assert entry.owned_by == "openai"
+    assert models.names == ["zai-coding-model"]
     assert models.drop_params
-    assert "0123456789abcdef" not in repr(entry)
-    kwargs = call_arguments({"model": "zai-coding-model", "messages": HELLO, "api_base": "http://evil/"},
-                            entry, models, 30.0)  # fmt: skip
-    assert kwargs["api_base"] == "https://api.z.ai/api/coding/paas/v4"
-    assert kwargs["model"] == "openai/zai-coding-model"
-    assert kwargs["num_retries"] == 0 and kwargs["max_retries"] == 0 and kwargs["timeout"] == 30.0
-    assert kwargs["drop_params"] is True
+    assert models.master_key is not None and models.master_key.get_secret_value() == "sk-whatever"
+    assert "0123456789abcdef" not in repr(models)
+    assert "0123456789abcdef.XYZ" in models.secrets
+    arguments = router_arguments(models, 30.0)
+    (deployment,) = arguments["model_list"]
+    assert deployment["litellm_params"]["api_base"] == "https://api.z.ai/api/coding/paas/v4"
+    assert deployment["litellm_params"]["model"] == "openai/zai-coding-model"
+    assert arguments["num_retries"] == 0 and arguments["timeout"] == 30.0
+    assert arguments["routing_strategy"] == "simple-shuffle"
+    assert arguments["default_litellm_params"] == {"drop_params": True}
 
 
 def test_os_environ_references_resolve_at_load() -> None:
     params = {"model": "zai/glm-4.6", "api_key": "os.environ/ZAI_API_KEY"}
     data = {"model_list": [{"model_name": "m", "litellm_params": params}]}
     models = parse_model_list(data, "t.yaml", {"ZAI_API_KEY": "from-env"})
-    entry = models.get("m")
-    assert entry is not None and entry.params["api_key"] == "from-env"
+    assert models.deployments[0]["litellm_params"]["api_key"] == "from-env"
     with pytest.raises(ConfigError, match="ZAI_API_KEY, which is not set"):
         parse_model_list(data, "t.yaml", {})
 
@@ -254,7 +253,7 @@ def test_demo_yaml_is_stock_litellm_shaped() -> None:
     assert set(entry) == {"model_name", "litellm_params", "model_info"}
     assert entry["litellm_params"]["model"].startswith("openai/")
     assert isinstance(entry["litellm_params"]["mock_response"], str)
-    assert load_model_list(REPO / "gateway" / "demo.yaml").entries[0].stream_delay > 0
+    assert load_model_list(REPO / "gateway" / "demo.yaml").stream_delay("detour-demo") > 0
 
 
 async def test_mid_stream_failure_becomes_an_sse_error_event() -> None:
