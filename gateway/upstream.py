@@ -11,7 +11,8 @@ connections:
   (pinned by `gateway.pinning.pinned`), never resolving the name again; TLS
   uses the name for SNI and certificate checks.
 - Idle connections are kept per (scheme, host, port) in a small LIFO list and
-  reused. One the upstream closed is dropped before
+  reused. One the upstream closed (seen on the socket, not only by the event
+  loop) is dropped before
   the request is written; after that nothing is retried, so a request is never
   sent twice.
 - Every upstream fault (close, reset, short body, protocol error, timeout of
@@ -22,6 +23,7 @@ connections:
 from __future__ import annotations
 
 import asyncio
+import select
 import ssl
 import time
 from collections.abc import AsyncIterator
@@ -54,7 +56,21 @@ class UpstreamConnection:
             not self.writer.is_closing()
             and not self.reader.at_eof()
             and time.monotonic() - self.idle_since < expiry
+            and not self.readable()
         )
+
+    def readable(self) -> bool:
+        """True when bytes or EOF wait on the idle socket: the upstream closed (or is out of step).
+
+        The event loop may not have seen a close that already arrived; the socket has.
+        """
+        sock = self.writer.get_extra_info("socket")
+        if sock is None:
+            return False
+        try:
+            return bool(select.select([sock], [], [], 0)[0])
+        except (OSError, ValueError):
+            return True
 
     def close(self) -> None:
         """Drop the connection."""

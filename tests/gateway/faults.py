@@ -12,6 +12,7 @@ body length)` of every request head the server read, in order.
 - `/no-read`     never reads the request body (the sender's writes stall)
 - `/once`        answers the first request on a connection; closes on the next one
 - `/idle-close`  answers keep-alive, then closes the connection 0.1 s later
+- `/then-close`  answers keep-alive, then closes the connection at once
 - anything else  200 `ok`, keep-alive
 """
 
@@ -91,6 +92,8 @@ def faulty_upstream() -> Iterator[tuple[str, list[tuple[str, str, int]]]]:
                     break
                 if path == "/idle-close":
                     await asyncio.sleep(0.1)
+                    break
+                if path == "/then-close":
                     break
         except ConnectionError:
             pass

@@ -7,6 +7,7 @@ stalls, short-changes and speaks garbage; each fault has one test.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -123,11 +124,22 @@ def test_post_is_never_sent_twice_when_a_reused_connection_closes(
 def test_upstream_closing_idle_connections_costs_no_request(
     gateway_1s: str, faulty: tuple[str, list[tuple[str, str, int]]]
 ) -> None:
-    import time
-
     for _ in range(3):
         assert relay(gateway_1s, faulty[0], "/idle-close", method="GET").status_code == 200
         time.sleep(0.3)  # the upstream has closed the idle connection by now
+
+
+def test_upstream_closing_right_after_answering_costs_no_request(
+    gateway_1s: str, faulty: tuple[str, list[tuple[str, str, int]]]
+) -> None:
+    with httpx.Client() as client:
+        for n in range(5):
+            response = client.post(
+                f"{gateway_1s}/relay/then-close",
+                json={"n": n},
+                headers={"x-detour-upstream": faulty[0]},
+            )
+            assert response.status_code == 200, response.text
 
 
 def test_probe_of_an_upstream_that_closes_reports_it_unreachable(
