@@ -17,7 +17,8 @@ limits added where the bytes arrive:
   once and its connection closed, so the process never holds unbounded sockets
   and existing connections (and `/health` on them) stay fast.
 
-Every refusal is an OpenAI-shaped JSON error with `x-detour-error: limit`.
+Every refusal is an OpenAI-shaped JSON error with `x-detour-error: limit`; a
+request the parser cannot read (bad framing or chunked body) is a JSON 400.
 Keep-alive idle time is uvicorn's own `timeout_keep_alive`.
 """
 
@@ -31,7 +32,7 @@ from typing import Any
 import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from gateway.errors import GatewayError, LimitExceeded
+from gateway.errors import BadRequest, GatewayError, LimitExceeded
 
 log = logging.getLogger("gateway.edge")
 
@@ -151,6 +152,16 @@ class EdgeProtocol(HttpToolsProtocol):
             return
         if self.head_pending and self.head_bytes > self.limits.max_head_bytes:
             self.refuse(self.head_too_large())
+
+    def send_400_response(self, msg: str) -> None:
+        """A request the parser cannot read (bad framing, bad chunked body): JSON 400."""
+        self.refuse(
+            BadRequest(
+                "the request is not valid HTTP/1.1 (check its framing: Content-Length, "
+                "Transfer-Encoding, chunk sizes)",
+                code="malformed_request",
+            )
+        )
 
     def head_too_large(self) -> LimitExceeded:
         return LimitExceeded(

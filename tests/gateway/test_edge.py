@@ -165,7 +165,10 @@ def test_silent_connection_is_closed_after_the_head_timeout(edge_gateway: str) -
 def test_idle_keepalive_connection_is_closed(edge_gateway: str) -> None:
     sock = connect(edge_gateway)
     sock.sendall(b"GET /health HTTP/1.1\r\nHost: gw\r\n\r\n")
-    assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+    data = b""
+    while not data.endswith(b"}"):  # the whole JSON answer
+        data += sock.recv(65536)
+    assert data.startswith(b"HTTP/1.1 200")
     started = time.monotonic()
     assert sock.recv(1) == b""
     assert time.monotonic() - started < 4
@@ -183,3 +186,17 @@ def test_connections_past_the_cap_get_503_and_health_returns_after(capped_gatewa
         assert "connections" in response.json()["error"]["message"]
     time.sleep(0.2)
     assert httpx.get(f"{capped_gateway}/health", timeout=5).status_code == 200
+
+
+def test_unparseable_relay_body_is_a_json_400(edge_gateway: str) -> None:
+    sock = connect(edge_gateway)
+    sock.sendall(
+        b"POST /relay/v1/chat/completions HTTP/1.1\r\nHost: gw\r\n"
+        b"x-detour-upstream: https://api.example.com\r\ntransfer-encoding: chunked\r\n\r\n"
+        b"zz\r\n{not json\r\n0\r\n\r\n"
+    )
+    status, headers, body = read_answer(sock)
+    assert status == 400
+    assert headers["x-detour-error"] == "bad_request"
+    assert json.loads(body)["error"]["code"] == "malformed_request"
+    sock.close()
