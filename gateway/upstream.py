@@ -142,8 +142,10 @@ class UpstreamTransport(httpx.AsyncBaseTransport):
             message = h11.Request(
                 method=request.method, target=url.raw_path, headers=request.headers.raw
             )
-        except h11.LocalProtocolError as exc:
-            raise httpx.LocalProtocolError(str(exc)) from None
+        except h11.LocalProtocolError:  # its text may quote a header value: a key
+            raise httpx.LocalProtocolError(
+                "the path or a header has characters HTTP does not allow"
+            ) from None
         # Stale idle connections are dropped here, before a byte of this request is
         # sent; once it is sent, a failure is final (a POST must never go out twice).
         conn = await self.acquire(origin, timeouts.get("connect"))
