@@ -72,6 +72,8 @@ def response_headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]
         lower = name.lower()
         if lower in DROP_RESPONSE or lower.startswith((b"access-control-", b"proxy-")):
             continue
+        if lower == b"content-type" and value.startswith(b"text/event-stream"):
+            kept.append((b"x-accel-buffering", b"no"))  # a proxy in front must not hold events
         kept.append((lower, value))
     return kept
 
