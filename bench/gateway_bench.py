@@ -188,6 +188,16 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def wait_idle(pid: int, limit: float = 180.0) -> None:
+    """Wait until `pid` uses under 5 % of a core for a second (start-up work done)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        before = cpu_seconds(pid)
+        time.sleep(1.0)
+        if cpu_seconds(pid) - before < 0.05:
+            return
+
+
 # ---------------------------------------------------------------- load
 
 
@@ -411,7 +421,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         processes.append(gateway_proc)
         gateway = f"http://127.0.0.1:{gateway_port}"
         wait_http(f"{gateway}/health")
-        time.sleep(6)  # let LiteLLM finish loading in the background
+        wait_idle(gateway_proc.pid)  # LiteLLM loads in the background: minutes of CPU on a busy box
         report["gateway_rss_idle_mb"] = rss_mb(gateway_proc.pid)
 
         arms = [
