@@ -135,13 +135,39 @@ class UpstreamTransport(httpx.AsyncBaseTransport):
         self.releases = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        timeouts: dict[str, Any] = request.extensions.get("timeout", {})
         url = request.url
         origin: Origin = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
+        response, stream = await self.exchange(
+            request.method,
+            origin,
+            url.raw_path,
+            request.headers.raw,
+            request.content,
+            request.extensions.get("timeout", {}),
+        )
+        return httpx.Response(
+            status_code=response.status_code,
+            headers=response.headers.raw_items(),
+            stream=stream,
+            extensions={"http_version": b"HTTP/1.1", "reason_phrase": response.reason},
+            request=request,
+        )
+
+    async def exchange(
+        self,
+        method: str,
+        origin: Origin,
+        target: bytes,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        timeouts: dict[str, Any],
+    ) -> tuple[h11.Response, UpstreamStream]:
+        """Send one request (headers complete: Host, Content-Length); the answer's head and body.
+
+        The relay's own entry: no `httpx.Request`/`Response` objects on its path.
+        """
         try:
-            message = h11.Request(
-                method=request.method, target=url.raw_path, headers=request.headers.raw
-            )
+            message = h11.Request(method=method, target=target, headers=headers)
         except h11.LocalProtocolError:  # its text may quote a header value: a key
             raise httpx.LocalProtocolError(
                 "the path or a header has characters HTTP does not allow"
@@ -150,19 +176,12 @@ class UpstreamTransport(httpx.AsyncBaseTransport):
         # sent; once it is sent, a failure is final (a POST must never go out twice).
         conn = await self.acquire(origin, timeouts.get("connect"))
         try:
-            await self.send_request(conn, message, request.content, timeouts.get("write"))
+            await self.send_request(conn, message, body, timeouts.get("write"))
             response = await self.read_head(conn, timeouts.get("read"))
         except BaseException:
             conn.close()
             raise
-        stream = UpstreamStream(self, conn, timeouts.get("read"))
-        return httpx.Response(
-            status_code=response.status_code,
-            headers=response.headers.raw_items(),
-            stream=stream,
-            extensions={"http_version": b"HTTP/1.1", "reason_phrase": response.reason},
-            request=request,
-        )
+        return response, UpstreamStream(self, conn, timeouts.get("read"))
 
     async def send_request(
         self,
