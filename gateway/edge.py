@@ -84,15 +84,20 @@ class EdgeProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self.arm_head_timer()
+        over = len(self.connections) > self.limits.max_connections
+        # Past the cap a connection gets one second to ask (and be told 503), not the
+        # full head timeout: a flood of idle sockets must not hold file descriptors.
+        self.arm_head_timer(min(1.0, self.limits.head_timeout) if over else None)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.disarm_head_timer()
         super().connection_lost(exc)
 
-    def arm_head_timer(self) -> None:
+    def arm_head_timer(self, seconds: float | None = None) -> None:
         self.disarm_head_timer()
-        self.head_timer = self.loop.call_later(self.limits.head_timeout, self.head_timed_out)
+        self.head_timer = self.loop.call_later(
+            seconds or self.limits.head_timeout, self.head_timed_out
+        )
 
     def disarm_head_timer(self) -> None:
         if self.head_timer is not None:

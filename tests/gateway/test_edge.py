@@ -200,3 +200,14 @@ def test_unparseable_relay_body_is_a_json_400(edge_gateway: str) -> None:
     assert headers["x-detour-error"] == "bad_request"
     assert json.loads(body)["error"]["code"] == "malformed_request"
     sock.close()
+
+
+def test_idle_connections_past_the_cap_are_closed_within_a_second(capped_gateway: str) -> None:
+    with ExitStack() as stack:
+        held = [stack.enter_context(connect(capped_gateway)) for _ in range(4)]
+        extra = stack.enter_context(connect(capped_gateway))
+        started = time.monotonic()
+        assert extra.recv(1) == b""  # closed by the server, not by the 5 s head timeout
+        assert time.monotonic() - started < 3
+        held[0].sendall(b"GET /health HTTP/1.1\r\nHost: gw\r\n\r\n")
+        assert held[0].recv(12) == b"HTTP/1.1 200"
