@@ -12,7 +12,8 @@ limits added where the bytes arrive:
   refused before the body is read; a chunked body as soon as it passes): 413;
 - from the moment the server waits for a request until its head is complete,
   at most `head_timeout` seconds (slow clients and idle-on-connect sockets):
-  408, or a plain close if nothing arrived;
+  408, or a plain close if nothing arrived; the body then gets `body_timeout`
+  seconds to arrive in full (408);
 - past `max_connections` open connections, a new request is answered 503 at
   once and its connection closed, so the process never holds unbounded sockets
   and existing connections (and `/health` on them) stay fast.
@@ -45,6 +46,7 @@ class EdgeLimits:
     max_headers: int = 100
     max_body_bytes: int = 16 * 1024 * 1024
     head_timeout: float = 10.0
+    body_timeout: float = 60.0
     max_connections: int = 1000
 
 
@@ -79,6 +81,7 @@ class EdgeProtocol(HttpToolsProtocol):
         self.head_size = 0
         self.body_bytes = 0
         self.head_timer: asyncio.TimerHandle | None = None
+        self.body_timer: asyncio.TimerHandle | None = None
 
     # Connection life
 
@@ -91,6 +94,7 @@ class EdgeProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.disarm_head_timer()
+        self.disarm_body_timer()
         super().connection_lost(exc)
 
     def arm_head_timer(self, seconds: float | None = None) -> None:
@@ -103,6 +107,22 @@ class EdgeProtocol(HttpToolsProtocol):
         if self.head_timer is not None:
             self.head_timer.cancel()
             self.head_timer = None
+
+    def disarm_body_timer(self) -> None:
+        if self.body_timer is not None:
+            self.body_timer.cancel()
+            self.body_timer = None
+
+    def body_timed_out(self) -> None:
+        self.body_timer = None
+        if not self.transport.is_closing():
+            self.refuse(
+                LimitExceeded(
+                    f"the request body did not arrive within {self.limits.body_timeout:g} s",
+                    code="body_timeout",
+                    status=408,
+                )
+            )
 
     def head_timed_out(self) -> None:
         self.head_timer = None
@@ -122,6 +142,7 @@ class EdgeProtocol(HttpToolsProtocol):
     def refuse(self, error: GatewayError) -> None:
         """Answer `error` (unless an answer already started) and close the connection."""
         self.disarm_head_timer()
+        self.disarm_body_timer()
         if self.transport.is_closing():
             return
         log.warning("refused a request: %s (%d)", error.code, error.status)
@@ -216,6 +237,8 @@ class EdgeProtocol(HttpToolsProtocol):
                 )
             )
         super().on_headers_complete()
+        # Cancelled by on_message_complete, at once for a request without a body.
+        self.body_timer = self.loop.call_later(self.limits.body_timeout, self.body_timed_out)
 
     def body_too_large(self) -> LimitExceeded:
         return LimitExceeded(
@@ -229,6 +252,7 @@ class EdgeProtocol(HttpToolsProtocol):
         super().on_body(body)
 
     def on_message_complete(self) -> None:
+        self.disarm_body_timer()
         super().on_message_complete()
         self.head_pending = True
         self.head_bytes = 0

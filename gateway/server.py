@@ -16,6 +16,7 @@ def edge_limits(settings: Settings) -> EdgeLimits:
         max_headers=settings.max_headers,
         max_body_bytes=settings.max_body_bytes,
         head_timeout=settings.head_timeout,
+        body_timeout=settings.body_timeout,
         max_connections=settings.max_connections,
     )
 
