@@ -34,6 +34,8 @@ class Connection:
         self.writer: asyncio.StreamWriter | None = None
 
     async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if self.reader is not None and self.reader.at_eof():  # the server closed it while idle
+            await self.close()
         if self.reader is None or self.writer is None or self.writer.is_closing():
             self.reader, self.writer = await asyncio.open_connection(
                 self.host, self.port, limit=1 << 20
@@ -46,7 +48,24 @@ class Connection:
             self.reader = self.writer = None
 
     async def request(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
-        """Send one request and read the whole answer (chunked or sized)."""
+        """Send one request and read the whole answer (chunked or sized).
+
+        A kept connection the server closed at the moment of reuse (its keep-alive
+        timeout) is replaced and the request sent once more: no answer byte came back.
+        """
+        reused = self.reader is not None
+        try:
+            return await self._request(method, path, headers, body)
+        except (asyncio.IncompleteReadError, ConnectionResetError) as exc:
+            partial = exc.partial if isinstance(exc, asyncio.IncompleteReadError) else b""
+            await self.close()
+            if not reused or partial:
+                raise
+            return await self._request(method, path, headers, body)
+
+    async def _request(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> Answer:
         reader, writer = await self._open()
         lines = [f"{method} {path} HTTP/1.1", f"host: {self.host}:{self.port}",
                  f"content-length: {len(body)}"]  # fmt: skip

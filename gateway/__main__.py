@@ -84,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import uvicorn
 
+    from gateway.server import server_config
+
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("gateway").setLevel(settings.log_level.upper())
     app = create_app(settings, models=models)
@@ -93,15 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         file=sys.stderr,
         flush=True,
     )
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        access_log=False,  # its lines carry query strings, where some providers put keys
-        server_header=False,
-        proxy_headers=False,  # the gateway does not use client addresses; trust no X-Forwarded-*
-    )
+    uvicorn.Server(server_config(app, settings)).run()
     return 0
 
 

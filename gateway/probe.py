@@ -88,7 +88,7 @@ async def probe_cors(
         error = f"unreachable: {upstream.host}:{upstream.port} ({exc.__class__.__name__})"
     else:
         return ProbeResult(
-            url=upstream.url,
+            url=shown_url(upstream.url),
             reachable=True,
             status=response.status_code,
             elapsed_ms=round((perf_counter() - started) * 1000, 3),
@@ -98,10 +98,19 @@ async def probe_cors(
     return unreachable(upstream.url, origin, error, round((perf_counter() - started) * 1000, 3))
 
 
+def shown_url(url: str) -> str:
+    """`url` with its query values masked: some providers take the key as `?key=`."""
+    base, _, query = url.partition("?")
+    if not query:
+        return url
+    names = (part.split("=", 1)[0] for part in query.split("&") if part)
+    return base + "?" + "&".join(f"{name}=***" for name in names)
+
+
 def unreachable(url: str, origin: str, error: str, elapsed_ms: float = 0.0) -> ProbeResult:
     """The probe's answer when nothing answered at `url`."""
     return ProbeResult(
-        url=url,
+        url=shown_url(url),
         reachable=False,
         status=None,
         elapsed_ms=elapsed_ms,

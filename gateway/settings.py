@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     read_timeout: float = Field(default=300.0, gt=0)
     max_body_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
     max_header_bytes: int = Field(default=32 * 1024, gt=0)
+    max_headers: int = Field(default=100, gt=0)
+    head_timeout: float = Field(default=10.0, gt=0)
+    body_timeout: float = Field(default=60.0, gt=0)
+    keepalive_timeout: float = Field(default=5.0, gt=0)
+    max_connections: int = Field(default=1000, gt=0)
+    shutdown_timeout: float = Field(default=30.0, gt=0)
     log_level: str = "info"
 
     @field_validator("token", mode="before")

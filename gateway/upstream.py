@@ -11,14 +11,19 @@ connections:
   (pinned by `gateway.pinning.pinned`), never resolving the name again; TLS
   uses the name for SNI and certificate checks.
 - Idle connections are kept per (scheme, host, port) in a small LIFO list and
-  reused; a reused connection that turns out stale before any answer byte is
-  replaced once by a fresh one.
+  reused. One the upstream closed (seen on the socket, not only by the event
+  loop) is dropped before
+  the request is written; after that nothing is retried, so a request is never
+  sent twice.
+- Every upstream fault (close, reset, short body, protocol error, timeout of
+  connect, write or read) surfaces as an `httpx.TransportError`.
 - Raw body bytes are passed through as received: content-encoding untouched.
 """
 
 from __future__ import annotations
 
 import asyncio
+import select
 import ssl
 import time
 from collections.abc import AsyncIterator
@@ -44,7 +49,6 @@ class UpstreamConnection:
         self.writer = writer
         self.h11 = h11.Connection(our_role=h11.CLIENT)
         self.idle_since = time.monotonic()
-        self.reused = False
 
     def usable(self, expiry: float) -> bool:
         """True when an idle connection may carry another request."""
@@ -52,11 +56,33 @@ class UpstreamConnection:
             not self.writer.is_closing()
             and not self.reader.at_eof()
             and time.monotonic() - self.idle_since < expiry
+            and not self.readable()
         )
+
+    def readable(self) -> bool:
+        """True when bytes or EOF wait on the idle socket: the upstream closed (or is out of step).
+
+        The event loop may not have seen a close that already arrived; the socket has.
+        """
+        sock = self.writer.get_extra_info("socket")
+        if sock is None:
+            return False
+        try:
+            return bool(select.select([sock], [], [], 0)[0])
+        except (OSError, ValueError):
+            return True
 
     def close(self) -> None:
         """Drop the connection."""
         self.writer.close()
+
+
+def next_event(conn: UpstreamConnection) -> Any:
+    """h11's next event; the upstream's protocol errors as httpx's."""
+    try:
+        return conn.h11.next_event()
+    except h11.RemoteProtocolError as exc:
+        raise httpx.RemoteProtocolError(f"upstream broke the protocol: {exc}") from None
 
 
 class UpstreamStream(httpx.AsyncByteStream):
@@ -74,7 +100,7 @@ class UpstreamStream(httpx.AsyncByteStream):
     async def __aiter__(self) -> AsyncIterator[bytes]:
         conn = self.conn
         while not self.done:
-            event = conn.h11.next_event()
+            event = next_event(conn)
             if event is h11.NEED_DATA:
                 await self.transport.receive(conn, self.read_timeout)
             elif isinstance(event, h11.Data):
@@ -109,53 +135,82 @@ class UpstreamTransport(httpx.AsyncBaseTransport):
         self.releases = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        timeouts: dict[str, Any] = request.extensions.get("timeout", {})
         url = request.url
         origin: Origin = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
-        body = request.content
+        response, stream = await self.exchange(
+            request.method,
+            origin,
+            url.raw_path,
+            request.headers.raw,
+            request.content,
+            request.extensions.get("timeout", {}),
+        )
+        return httpx.Response(
+            status_code=response.status_code,
+            headers=response.headers.raw_items(),
+            stream=stream,
+            extensions={"http_version": b"HTTP/1.1", "reason_phrase": response.reason},
+            request=request,
+        )
+
+    async def exchange(
+        self,
+        method: str,
+        origin: Origin,
+        target: bytes,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        timeouts: dict[str, Any],
+    ) -> tuple[h11.Response, UpstreamStream]:
+        """Send one request (headers complete: Host, Content-Length); the answer's head and body.
+
+        The relay's own entry: no `httpx.Request`/`Response` objects on its path.
+        """
         try:
-            message = h11.Request(
-                method=request.method, target=url.raw_path, headers=request.headers.raw
-            )
+            message = h11.Request(method=method, target=target, headers=headers)
+        except h11.LocalProtocolError:  # its text may quote a header value: a key
+            raise httpx.LocalProtocolError(
+                "the path or a header has characters HTTP does not allow"
+            ) from None
+        # Stale idle connections are dropped here, before a byte of this request is
+        # sent; once it is sent, a failure is final (a POST must never go out twice).
+        conn = await self.acquire(origin, timeouts.get("connect"))
+        try:
+            await self.send_request(conn, message, body, timeouts.get("write"))
+            response = await self.read_head(conn, timeouts.get("read"))
+        except BaseException:
+            conn.close()
+            raise
+        return response, UpstreamStream(self, conn, timeouts.get("read"))
+
+    async def send_request(
+        self,
+        conn: UpstreamConnection,
+        message: h11.Request,
+        body: bytes,
+        write_timeout: float | None,
+    ) -> None:
+        """Write the request head and body, within the write timeout."""
+        try:
+            data = conn.h11.send(message) or b""
+            if body:
+                data += conn.h11.send(h11.Data(data=body)) or b""
+            data += conn.h11.send(h11.EndOfMessage()) or b""
         except h11.LocalProtocolError as exc:
             raise httpx.LocalProtocolError(str(exc)) from None
-        for attempt in range(2):
-            conn = await self.acquire(origin, timeouts.get("connect"), fresh=attempt > 0)
-            try:
-                data = conn.h11.send(message) or b""
-                if body:
-                    data += conn.h11.send(h11.Data(data=body)) or b""
-                data += conn.h11.send(h11.EndOfMessage()) or b""
+        try:
+            async with asyncio.timeout(write_timeout):
                 conn.writer.write(data)
                 await conn.writer.drain()
-                response = await self.read_head(conn, timeouts.get("read"))
-            except (httpx.RemoteProtocolError, httpx.ReadError, ConnectionError) as exc:
-                conn.close()
-                if conn.reused and attempt == 0:
-                    continue  # a stale keep-alive connection: try once on a fresh one
-                if isinstance(exc, httpx.TransportError):
-                    raise
-                raise httpx.ReadError(str(exc) or exc.__class__.__name__) from None
-            except h11.LocalProtocolError as exc:
-                conn.close()
-                raise httpx.LocalProtocolError(str(exc)) from None
-            except BaseException:
-                conn.close()
-                raise
-            stream = UpstreamStream(self, conn, timeouts.get("read"))
-            return httpx.Response(
-                status_code=response.status_code,
-                headers=response.headers.raw_items(),
-                stream=stream,
-                extensions={"http_version": b"HTTP/1.1", "reason_phrase": response.reason},
-                request=request,
-            )
-        raise httpx.ReadError("upstream closed the connection")  # pragma: no cover
+        except TimeoutError:
+            raise httpx.WriteTimeout("upstream did not take the request in time") from None
+        except OSError as exc:
+            raise httpx.WriteError(str(exc) or exc.__class__.__name__) from None
 
     async def read_head(self, conn: UpstreamConnection, read_timeout: float | None) -> h11.Response:
         """Read up to the final response head (skipping 1xx)."""
         while True:
-            event = conn.h11.next_event()
+            event = next_event(conn)
             if event is h11.NEED_DATA:
                 await self.receive(conn, read_timeout)
             elif isinstance(event, h11.Response):
@@ -179,15 +234,12 @@ class UpstreamTransport(httpx.AsyncBaseTransport):
         except h11.RemoteProtocolError as exc:
             raise httpx.RemoteProtocolError(str(exc)) from None
 
-    async def acquire(
-        self, origin: Origin, connect_timeout: float | None, fresh: bool
-    ) -> UpstreamConnection:
-        """An idle connection to `origin`, or a new one to its pinned, checked address."""
+    async def acquire(self, origin: Origin, connect_timeout: float | None) -> UpstreamConnection:
+        """An idle connection to `origin` still open, or a new one to its checked address."""
         idle = self.idle.get(origin)
-        while idle and not fresh:
+        while idle:
             conn = idle.pop()
             if conn.usable(self.keepalive_expiry):
-                conn.reused = True
                 return conn
             conn.close()
         return await self.connect(origin, connect_timeout)
@@ -246,7 +298,6 @@ class UpstreamTransport(httpx.AsyncBaseTransport):
             idle = self.idle.setdefault(conn.origin, [])
             if len(idle) < self.max_idle_per_origin:
                 conn.idle_since = time.monotonic()
-                conn.reused = False
                 idle.append(conn)
                 return
         conn.close()

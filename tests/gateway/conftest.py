@@ -17,8 +17,9 @@ import yaml
 from gateway.app import create_app
 from gateway.config import load_model_list, parse_model_list
 from gateway.policy import Resolver
+from gateway.server import server_config
 from gateway.settings import Settings
-from tests.gateway.standins import closed_port, openai_standin, serve
+from tests.gateway.standins import closed_port, openai_standin, serve, serve_config
 
 REPO = Path(__file__).resolve().parents[2]
 ORIGIN = "http://127.0.0.1:8000"
@@ -126,7 +127,8 @@ def running_gateway(
         models = load_model_list(REPO / "gateway" / "demo.yaml")
     else:
         models = parse_model_list(yaml.safe_load(models_yaml), "test.yaml", {})
-    with serve(create_app(settings, models=models, resolver=resolver)) as url:
+    app = create_app(settings, models=models, resolver=resolver)
+    with serve_config(server_config(app, settings, log_level="warning")) as url:
         wait_until_ready(url)
         yield url
 

@@ -43,6 +43,18 @@ def serve(app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]
     sock.bind((host, port))
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="auto")
+    with serve_config(config, sock) as url:
+        yield url
+
+
+@contextmanager
+def serve_config(config: uvicorn.Config, sock: socket.socket | None = None) -> Iterator[str]:
+    """Run a uvicorn `config` on `sock` (a free loopback port by default); yield its URL."""
+    if sock is None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+    host, port = sock.getsockname()[:2]
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -345,3 +345,14 @@ async def test_upstream_cookies_are_never_kept_or_replayed(
     assert "set-cookie" not in first.headers  # the stand-in sets one; the page never sees it
     assert "cookie" not in second.json()["headers"]  # and the gateway does not replay it
     assert "cookie" not in upstream_app.state.seen[-1]["headers"]
+
+
+async def test_relayed_event_streams_ask_proxies_not_to_buffer(gateway: str, upstream: str) -> None:
+    async with httpx.AsyncClient(timeout=10) as client:
+        response = await client.post(
+            f"{gateway}/relay/v1/chat/completions",
+            json={**CHAT, "stream": True},
+            headers=relay_headers(upstream, authorization=f"Bearer {STANDIN_KEY}"),
+        )
+    assert response.status_code == 200
+    assert response.headers["x-accel-buffering"] == "no"
