@@ -37,7 +37,9 @@ REDIS_SERVER = "/usr/bin/redis-server"
 BROTLI_MODULE = "/usr/lib/nginx/modules/ngx_http_brotli_static_module.so"
 TOKEN = "deploy-test-token-0123456789"
 # What the test's access log records per request: which replicas nginx tried.
-LOG_FORMAT = '$msec "$http_x_test_id" "$upstream_addr" "$upstream_status" $status $request_time'
+LOG_FORMAT = (
+    '$msec "$request_method $uri" "$http_x_test_id" "$upstream_addr" "$upstream_status" $status'
+)
 UPSTREAM_SERVER = re.compile(
     r"^(?P<indent>[ \t]*)server 127\.0\.0\.1:\d+(?P<params>[^;\n]*);\n", re.MULTILINE
 )
@@ -134,6 +136,7 @@ class AccessEntry:
     """One line of the test nginx's access log."""
 
     ended: float
+    request: str
     test_id: str
     upstreams: tuple[str, ...]
     upstream_statuses: tuple[str, ...]
@@ -150,14 +153,14 @@ class Nginx:
     def access_log(self) -> list[AccessEntry]:
         """Parsed access log lines (the log is written as each request ends)."""
         entries = []
-        pattern = re.compile(r'^(\S+) "([^"]*)" "([^"]*)" "([^"]*)" (\d+) \S+$')
+        pattern = re.compile(r'^(\S+) "([^"]*)" "([^"]*)" "([^"]*)" "([^"]*)" (\d+)$')
         for line in (self.prefix / "access.log").read_text().splitlines():
             match = pattern.match(line)
             if match is None:
                 raise AssertionError(f"unexpected access log line: {line!r}")
-            ended, test_id, addrs, statuses, status = match.groups()
+            ended, request, test_id, addrs, statuses, status = match.groups()
             entries.append(AccessEntry(
-                float(ended), test_id,
+                float(ended), request, test_id,
                 tuple(a.strip() for a in addrs.split(",")) if addrs != "-" else (),
                 tuple(s.strip() for s in statuses.split(",")) if statuses != "-" else (),
                 int(status),
