@@ -295,7 +295,7 @@ def start_replica(env: Mapping[str, str], logs: Path) -> Replica:
     return Replica(port, process, log)
 
 
-def wait_ready(replica: Replica, model: str, seconds: float = 90) -> None:
+def wait_ready(replica: Replica, model: str, seconds: float = 180) -> None:
     """Wait for /health, then for one chat on `model` (LiteLLM loads in the background)."""
     wait_listening(replica.port, replica.process, f"replica on {replica.port}", seconds)
     request = urllib.request.Request(

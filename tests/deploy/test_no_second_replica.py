@@ -33,7 +33,7 @@ from tests.gateway.standins import openai_standin, serve
 PAGE_ORIGIN = "https://detour.example.test"
 ATTEMPTS = 6  # round robin over two replicas: the dropping one gets one of the first two
 
-pytestmark = pytest.mark.timeout(240)  # a replica loads LiteLLM first: slow on a busy machine
+pytestmark = pytest.mark.timeout(420)  # a replica loads LiteLLM first: slow on a busy machine
 
 
 @dataclass

@@ -46,7 +46,7 @@ KILL_AFTER = 120  # completed requests before one replica is killed
 REQUEST_LIMIT = 20.0  # seconds; a request still running then has hung
 LOAD_LIMIT = 120.0
 
-pytestmark = pytest.mark.timeout(300)  # three replicas load LiteLLM first: slow on a busy machine
+pytestmark = pytest.mark.timeout(420)  # three replicas load LiteLLM first: slow on a busy machine
 
 
 @dataclass

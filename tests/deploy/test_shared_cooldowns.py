@@ -37,7 +37,7 @@ WARM_UP = {"model_name": "warm-up",
            "litellm_params": {"model": "openai/warm-up", "mock_response": "ready"}}  # fmt: skip
 FIRST_PHASE_LIMIT = 30  # chats to one replica before its failures must have cooled a deployment
 
-pytestmark = pytest.mark.timeout(300)  # replicas load LiteLLM first: slow on a busy machine
+pytestmark = pytest.mark.timeout(420)  # replicas load LiteLLM first: slow on a busy machine
 
 
 class Breakable:

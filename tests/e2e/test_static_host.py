@@ -28,7 +28,7 @@ from tests.deploy.servers import (
 )
 from tests.e2e.conftest import PageGuard, open_app
 
-pytestmark = pytest.mark.timeout(300)  # a replica loads LiteLLM, the page boots Pyodide
+pytestmark = pytest.mark.timeout(420)  # a replica loads LiteLLM, the page boots Pyodide
 
 
 @dataclass(frozen=True)
