@@ -13,27 +13,16 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 import pytest
 
-from tests.deploy.servers import (
-    ROOT,
-    TOKEN,
-    Replica,
-    free_port,
-    gateway_site,
-    replica_environment,
-    running_nginx,
-    running_replicas,
-)
-from tests.gateway.standins import openai_standin, serve
+from tests.deploy.cluster import PAGE_ORIGIN, Cluster
+from tests.deploy.servers import TOKEN, free_port, gateway_site, running_nginx
 
-PAGE_ORIGIN = "https://detour.example.test"
 ATTEMPTS = 6  # round robin over two replicas: the dropping one gets one of the first two
 
-pytestmark = pytest.mark.timeout(420)  # a replica loads LiteLLM first: slow on a busy machine
+pytestmark = pytest.mark.timeout(420)  # the first test here may start the cluster
 
 
 @dataclass
@@ -98,45 +87,31 @@ def dropping_replica() -> Iterator[Dropper]:
         listener.close()
 
 
-@dataclass
-class Setup:
-    replica: Replica
-    provider: str
-    provider_seen: list[dict[str, Any]]
-
-
-@pytest.fixture(scope="module")
-def setup() -> Iterator[Setup]:
-    app = openai_standin()
-    with serve(app) as provider:
-        env = replica_environment(ROOT / "gateway" / "demo.yaml", PAGE_ORIGIN)
-        with running_replicas(1, env) as (replica,):
-            yield Setup(replica, provider, app.state.seen)
-
-
 def relay(
-    client: httpx.Client, front: str, setup: Setup, method: str, test_id: str
+    client: httpx.Client, front: str, cluster: Cluster, method: str, test_id: str
 ) -> httpx.Response:
-    headers = {"X-Detour-Token": TOKEN, "X-Detour-Upstream": setup.provider,
+    headers = {"X-Detour-Token": TOKEN, "X-Detour-Upstream": cluster.provider,
                "X-Test-Id": test_id, "Origin": PAGE_ORIGIN}  # fmt: skip
     body = b'{"say": "once"}' if method == "POST" else None
     return client.request(method, f"{front}/relay/echo/{test_id}", headers=headers, content=body)
 
 
-def provider_ids(setup: Setup) -> list[str]:
-    return [r["headers"].get("x-test-id", "") for r in setup.provider_seen]
+def provider_ids(cluster: Cluster) -> list[str]:
+    return [r["headers"].get("x-test-id", "") for r in cluster.provider_seen]
 
 
-def send_until_dropped(setup: Setup, method: str) -> tuple[str, httpx.Response, list[str]]:
+def send_until_dropped(cluster: Cluster, method: str) -> tuple[str, httpx.Response, list[str]]:
     """Through a fresh nginx over [dropper, replica]: (dropped id, its answer, nginx's tries)."""
     with dropping_replica() as dropper:
         port = free_port()
-        site = gateway_site(port, [dropper.port, setup.replica.port])
+        site = gateway_site(port, [dropper.port, cluster.replicas[0].port])
         with running_nginx([site], [port]) as nginx, httpx.Client(timeout=15) as client:
             answers = {}
             for number in range(ATTEMPTS):
                 test_id = f"{method.lower()}-{number}"
-                answers[test_id] = relay(client, f"http://127.0.0.1:{port}", setup, method, test_id)
+                answers[test_id] = relay(
+                    client, f"http://127.0.0.1:{port}", cluster, method, test_id
+                )
                 if dropper.received:
                     break
             assert len(dropper.received) == 1, dropper.received
@@ -146,10 +121,12 @@ def send_until_dropped(setup: Setup, method: str) -> tuple[str, httpx.Response, 
             return dropped, answers[dropped], list(tried)
 
 
-def test_a_post_that_reached_a_replica_fails_cleanly_and_is_not_sent_again(setup: Setup) -> None:
-    dropped, answer, tried = send_until_dropped(setup, "POST")
+def test_a_post_that_reached_a_replica_fails_cleanly_and_is_not_sent_again(
+    cluster: Cluster,
+) -> None:
+    dropped, answer, tried = send_until_dropped(cluster, "POST")
     assert len(tried) == 1  # nginx did not pass it to the healthy replica
-    assert dropped not in provider_ids(setup)
+    assert dropped not in provider_ids(cluster)
     assert answer.status_code == 502
     assert answer.headers["content-type"] == "application/json"
     assert answer.headers["access-control-allow-origin"] == PAGE_ORIGIN  # the page can read it
@@ -158,20 +135,20 @@ def test_a_post_that_reached_a_replica_fails_cleanly_and_is_not_sent_again(setup
     assert "not sent again" in error["message"]
 
 
-def test_a_get_that_reached_a_replica_is_passed_to_the_next(setup: Setup) -> None:
-    dropped, answer, tried = send_until_dropped(setup, "GET")
-    assert tried[1:] == [setup.replica.address]  # passed on: a GET asks for nothing twice
+def test_a_get_that_reached_a_replica_is_passed_to_the_next(cluster: Cluster) -> None:
+    dropped, answer, tried = send_until_dropped(cluster, "GET")
+    assert tried[1:] == [cluster.replicas[0].address]  # passed on: a GET asks for nothing twice
     assert answer.status_code == 200
     assert answer.json()["path"] == f"/echo/{dropped}"
-    assert provider_ids(setup).count(dropped) == 1
+    assert provider_ids(cluster).count(dropped) == 1
 
 
-def test_with_no_replica_running_the_page_gets_a_clean_error(setup: Setup) -> None:
+def test_with_no_replica_running_the_page_gets_a_clean_error(cluster: Cluster) -> None:
     port = free_port()
     site = gateway_site(port, [free_port(), free_port()])
     with running_nginx([site], [port]), httpx.Client(timeout=15) as client:
-        answer = relay(client, f"http://127.0.0.1:{port}", setup, "POST", "nobody-home")
+        answer = relay(client, f"http://127.0.0.1:{port}", cluster, "POST", "nobody-home")
     assert answer.status_code == 502
     assert answer.headers["access-control-allow-origin"] == PAGE_ORIGIN
     assert answer.json()["error"]["type"] == "gateway_unavailable"
-    assert "nobody-home" not in provider_ids(setup)
+    assert "nobody-home" not in provider_ids(cluster)

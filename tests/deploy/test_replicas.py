@@ -1,9 +1,8 @@
-"""Three gateway replicas behind Debian's nginx with deploy/nginx/gateway.conf.
+"""Three gateway replicas behind Debian's nginx with deploy/nginx/gateway.conf (`cluster`).
 
-The replicas run `python -m gateway` with deploy/gateway/model_list.example.yaml
-(its api_base pointed at a stand-in provider) and the environment README's
-"Deploying" gives them. Chat load goes through nginx on both paths (relay and
-LiteLLM), plain and streamed; one replica is killed mid-load.
+Chat load goes through nginx on both paths (relay and LiteLLM), plain and
+streamed; one replica is killed mid-load (the last test here: the cluster runs on
+with two).
 """
 
 from __future__ import annotations
@@ -13,33 +12,15 @@ import json
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import yaml
 
-from tests.deploy.servers import (
-    DEPLOY,
-    TOKEN,
-    Nginx,
-    Replica,
-    free_port,
-    gateway_site,
-    replica_environment,
-    running_nginx,
-    running_redis,
-    running_replicas,
-    temp_dir,
-)
-from tests.gateway.standins import openai_standin, serve
+from tests.deploy.cluster import PAGE_ORIGIN, REPLY, STANDIN_KEY, Cluster
+from tests.deploy.servers import TOKEN, Replica
 
-PAGE_ORIGIN = "https://detour.example.test"
-STANDIN_KEY = "sk-deploy-standin"
-REPLY = "Replicas behind nginx: this reply streams in eight pieces of 8."  # 64 characters
 LOAD_REQUESTS = 400
 CONCURRENCY = 20
 KILL_AFTER = 120  # completed requests before one replica is killed
@@ -47,44 +28,6 @@ REQUEST_LIMIT = 20.0  # seconds; a request still running then has hung
 LOAD_LIMIT = 120.0
 
 pytestmark = pytest.mark.timeout(420)  # three replicas load LiteLLM first: slow on a busy machine
-
-
-@dataclass
-class Cluster:
-    """nginx in front of the replicas, and the stand-in provider behind them."""
-
-    url: str
-    nginx: Nginx
-    replicas: list[Replica]
-    provider: str
-    provider_seen: list[dict[str, Any]]
-
-
-def replica_model_list(provider: str, target: Path) -> Path:
-    """The example model_list with every deployment's api_base pointed at `provider`."""
-    data = yaml.safe_load((DEPLOY / "gateway" / "model_list.example.yaml").read_text())
-    for deployment in data["model_list"]:
-        deployment["litellm_params"]["api_base"] = f"{provider}/v1"
-    target.write_text(yaml.safe_dump(data))
-    return target
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
-    app = openai_standin(api_key=STANDIN_KEY, reply=REPLY, piece=8, pace=0.1, slow=0.1)
-    with serve(app) as provider, running_redis() as redis_port:
-        config = replica_model_list(provider, temp_dir("detour-config-") / "models.yaml")
-        env = replica_environment(
-            config,
-            PAGE_ORIGIN,
-            {"ZAI_API_KEY_A": STANDIN_KEY, "ZAI_API_KEY_B": STANDIN_KEY,
-             "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(redis_port)},
-        )  # fmt: skip
-        with running_replicas(3, env, warm_model="team-chat") as replicas:
-            port = free_port()
-            site = gateway_site(port, [r.port for r in replicas])
-            with running_nginx([site], [port]) as nginx:
-                yield Cluster(f"http://127.0.0.1:{port}", nginx, replicas, provider, app.state.seen)
 
 
 @dataclass(frozen=True)
@@ -291,7 +234,7 @@ def test_killing_a_replica_mid_load_fails_only_its_requests_in_flight(
     assert failed, "the kill came while nothing was in flight on the victim"
     for outcome in failed:
         # Only what was running on the victim when it died, and never sent to a second replica.
-        assert outcome in in_flight_on_victim, outcome
+        assert outcome in in_flight_on_victim, (outcome, log[outcome.test_id], kill_started)
         assert log[outcome.test_id].upstreams == (victim.address,), log[outcome.test_id]
     assert later, "no request started after the kill"
     assert all(o.result == "ok" for o in later), [o.test_id for o in later if o.result != "ok"]
