@@ -27,6 +27,8 @@ from pathlib import Path
 
 import redis
 
+from tests.gateway.standins import closed_port
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
 from build import build  # noqa: E402
@@ -40,16 +42,10 @@ TOKEN = "deploy-test-token-0123456789"
 LOG_FORMAT = (
     '$msec "$request_method $uri" "$http_x_test_id" "$upstream_addr" "$upstream_status" $status'
 )
+free_port = closed_port  # a loopback port nothing listens on yet
 UPSTREAM_SERVER = re.compile(
     r"^(?P<indent>[ \t]*)server 127\.0\.0\.1:\d+(?P<params>[^;\n]*);\n", re.MULTILINE
 )
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on (yet)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def require(path: str) -> None:
