@@ -16,14 +16,12 @@ from typing import Any
 
 import yaml
 
+from tests.deploy.nginx import Nginx, gateway_site, running_nginx
 from tests.deploy.servers import (
     DEPLOY,
-    Nginx,
     Replica,
     free_port,
-    gateway_site,
     replica_environment,
-    running_nginx,
     running_redis,
     running_replicas,
     temp_dir,

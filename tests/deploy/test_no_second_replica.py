@@ -18,7 +18,8 @@ import httpx
 import pytest
 
 from tests.deploy.cluster import PAGE_ORIGIN, Cluster
-from tests.deploy.servers import TOKEN, free_port, gateway_site, running_nginx
+from tests.deploy.nginx import gateway_site, running_nginx
+from tests.deploy.servers import TOKEN, free_port
 
 ATTEMPTS = 6  # round robin over two replicas: the dropping one gets one of the first two
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.servers import built_page, free_port, page_site, running_nginx
+from tests.deploy.nginx import page_site, running_nginx
+from tests.deploy.servers import built_page, free_port
 
 
 @dataclass(frozen=True)

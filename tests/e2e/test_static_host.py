@@ -13,17 +13,14 @@ from dataclasses import dataclass
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.deploy.nginx import Nginx, gateway_site, page_site, running_nginx
 from tests.deploy.servers import (
     ROOT,
     TOKEN,
-    Nginx,
     Replica,
     built_page,
     free_port,
-    gateway_site,
-    page_site,
     replica_environment,
-    running_nginx,
     running_replicas,
 )
 from tests.e2e.conftest import PageGuard, open_app
