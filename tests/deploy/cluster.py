@@ -58,8 +58,8 @@ def replica_model_list(provider: str, target: Path) -> Path:
 def running_cluster() -> Iterator[Cluster]:
     """The stand-in (8 pieces 0.1 s apart, after 0.1 s), Redis, the replicas and nginx."""
     app = openai_standin(api_key=STANDIN_KEY, reply=REPLY, piece=8, pace=0.1, slow=0.1)
-    with serve(app) as provider, running_redis() as redis_port:
-        config = replica_model_list(provider, temp_dir("detour-config-") / "models.yaml")
+    with serve(app) as provider, running_redis() as redis_port, temp_dir("detour-") as scratch:
+        config = replica_model_list(provider, scratch / "models.yaml")
         env = replica_environment(
             config,
             PAGE_ORIGIN,

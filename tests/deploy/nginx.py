@@ -10,7 +10,6 @@ which replicas nginx tried for each request.
 from __future__ import annotations
 
 import re
-import shutil
 import signal
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
@@ -136,8 +135,7 @@ def running_nginx(sites: Sequence[str], ports: Sequence[int]) -> Iterator[Nginx]
     """Debian's nginx with `sites` (server blocks) on loopback, in the foreground."""
     require(NGINX)
     require(BROTLI_MODULE)
-    prefix = temp_dir("detour-nginx-")
-    try:
+    with temp_dir("detour-nginx-") as prefix:
         paths = []
         for number, text in enumerate(sites):
             path = prefix / f"site{number}.conf"
@@ -156,5 +154,3 @@ def running_nginx(sites: Sequence[str], ports: Sequence[int]) -> Iterator[Nginx]
             yield Nginx(prefix, process)
         finally:
             stop(process, signal.SIGQUIT)  # graceful: let workers finish writing the log
-    finally:
-        shutil.rmtree(prefix, ignore_errors=True)

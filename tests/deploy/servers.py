@@ -65,21 +65,22 @@ def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, seconds: f
             process.wait()
 
 
-def temp_dir(prefix: str) -> Path:
-    """A temp dir nginx's unprivileged workers can read (mkdtemp makes it 0700)."""
+@contextmanager
+def temp_dir(prefix: str) -> Iterator[Path]:
+    """A temp dir nginx's unprivileged workers can read (mkdtemp makes it 0700), then gone."""
     path = Path(tempfile.mkdtemp(prefix=prefix))
     path.chmod(0o755)
-    return path
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @contextmanager
 def built_page(gateway_url: str) -> Iterator[Path]:
     """`make dist` into a temp dir, the page's gateway set to `gateway_url`."""
-    where = temp_dir("detour-dist-")
-    try:
+    with temp_dir("detour-dist-") as where:
         yield build({"LITELLM_GATEWAY_ENDPOINT": gateway_url}, where / "dist")
-    finally:
-        shutil.rmtree(where, ignore_errors=True)
 
 
 @contextmanager
@@ -87,7 +88,7 @@ def running_redis() -> Iterator[int]:
     """Debian's redis-server on a loopback port, nothing saved to disk; yields the port."""
     require(REDIS_SERVER)
     port = free_port()
-    workdir = temp_dir("detour-redis-")
+    workdir = Path(tempfile.mkdtemp(prefix="detour-redis-"))
     process = subprocess.Popen(
         [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
          "--appendonly", "no", "--dir", str(workdir), "--loglevel", "warning"],
@@ -166,8 +167,8 @@ def running_replicas(
     count: int, env: Mapping[str, str], warm_model: str = "detour-demo"
 ) -> Iterator[list[Replica]]:
     """`count` replicas with the same environment, each ready to chat."""
-    logs = temp_dir("detour-replicas-")
     with ExitStack() as stack:
+        logs = stack.enter_context(temp_dir("detour-replicas-"))  # removed after the stops
         replicas = []
         for _ in range(count):
             replica = start_replica(env, logs)
@@ -182,4 +183,3 @@ def running_replicas(
                 sys.stderr.write(replica.log.read_text(errors="replace")[-2000:])
             raise
         yield replicas
-    shutil.rmtree(logs, ignore_errors=True)

@@ -113,7 +113,8 @@ def classify(status: int, headers: dict[str, str], raw: bytes, kind: Kind) -> tu
         error = json.loads(raw)["error"]
         if error["code"] == "replica_failed" and "not sent again" in error["message"]:
             return "refused before the answer", ""
-    return "unclean", f"{status} {raw[:200]!r}"
+    shown = {k: v for k, v in headers.items() if k in ("content-type", "x-detour-route", "server")}
+    return "unclean", f"{kind.name}: {status} {shown} {raw[:200]!r}"
 
 
 def test_the_replicas_share_the_load(cluster: Cluster) -> None:
@@ -228,9 +229,10 @@ def test_killing_a_replica_mid_load_fails_only_its_requests_in_flight(
             f"  slowest request: {max(o.ended - o.started for o in outcomes):.2f} s"
         )
 
-    assert results["hung"] == 0 and results["unclean"] == 0, [
-        (o.test_id, o.result, o.detail) for o in failed
-    ]
+    unclean = [(o.test_id, o.result, o.detail, log[o.test_id]) for o in failed
+               if o.result in ("hung", "unclean")]  # fmt: skip
+    replica_logs = {r.address: r.log.read_text(errors="replace")[-3000:] for r in cluster.replicas}
+    assert unclean == [], (unclean, replica_logs)
     assert failed, "the kill came while nothing was in flight on the victim"
     for outcome in failed:
         # Only what was running on the victim when it died, and never sent to a second replica.

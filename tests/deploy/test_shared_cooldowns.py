@@ -27,7 +27,6 @@ from tests.deploy.servers import (
     replica_environment,
     running_redis,
     running_replicas,
-    temp_dir,
 )
 from tests.gateway.standins import openai_standin, serve
 
@@ -92,9 +91,11 @@ def chat(replica: Replica, text: str) -> httpx.Response:
 
 
 @pytest.mark.skip(reason="needs the LiteLLM Router (issue 11)")
-def test_one_replicas_failures_cool_a_deployment_down_for_all(providers: Providers) -> None:
+def test_one_replicas_failures_cool_a_deployment_down_for_all(
+    providers: Providers, tmp_path: Path
+) -> None:
     with running_redis() as redis_port:
-        config = model_list([providers.first, providers.second], temp_dir("cd-") / "m.yaml")
+        config = model_list([providers.first, providers.second], tmp_path / "models.yaml")
         env = replica_environment(
             config, "https://detour.example.test",
             {**KEYS, "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(redis_port)},
@@ -122,8 +123,8 @@ def test_one_replicas_failures_cool_a_deployment_down_for_all(providers: Provide
             store.close()
 
 
-def test_a_single_replica_needs_no_redis(providers: Providers) -> None:
-    config = model_list([providers.second] * 2, temp_dir("cd-") / "m.yaml", redis=False)
+def test_a_single_replica_needs_no_redis(providers: Providers, tmp_path: Path) -> None:
+    config = model_list([providers.second] * 2, tmp_path / "models.yaml", redis=False)
     env = replica_environment(config, "https://detour.example.test", KEYS)
     with running_replicas(1, env, warm_model="warm-up") as (replica,):
         answers = [chat(replica, f"alone-{n}") for n in range(5)]
