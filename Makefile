@@ -7,12 +7,12 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test dist vendor install browser check lint typecheck bench clean lock
+.PHONY: run test dist vendor install browser servers check lint typecheck bench clean lock
 
 run: install vendor          ## start the gateway and the page (Ctrl-C stops both)
 	$(PY) tools/run.py
 
-test: install vendor browser ## run unit, gateway and end-to-end tests, with core coverage
+test: install vendor browser servers ## run unit, gateway, deployment and end-to-end tests, with core coverage
 	$(PY) -m pytest --cov=web --cov-branch --cov-report=term-missing:skip-covered --cov-fail-under=90
 
 dist: install vendor         ## write the static page into dist/
@@ -36,6 +36,14 @@ vendor: install              ## fetch the pinned PyScript, Pyodide and Pico CSS 
 
 browser:                     ## Debian's Chromium for the end-to-end tests
 	@test -x $(CHROMIUM) || { apt-get update -qq && apt-get install -y -qq chromium; }
+
+# The deployment tests start their own nginx and redis-server on loopback ports with
+# their own config, so the services these packages start on install never get in the way.
+servers:                     ## Debian's nginx (with brotli_static) and redis-server for tests/deploy
+	@test -x /usr/sbin/nginx -a -x /usr/bin/redis-server \
+		-a -e /usr/lib/nginx/modules/ngx_http_brotli_static_module.so || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			nginx libnginx-mod-http-brotli-static redis-server; }
 
 check: install               ## lint, format check and type check
 	$(PY) -m ruff check .

@@ -7,7 +7,9 @@ Runs under any Python 3.11+ with its standard library only. The steps:
    hashes the lock gives it (`--no-deps --require-hashes`: uv is one self-contained wheel,
    so even an old pip reads this request correctly).
 3. `uv pip sync --require-hashes` makes the venv match the lock exactly: every package at its
-   pinned version, every file hash-checked, extras included, nothing else.
+   pinned version, every file hash-checked, extras included, nothing else. It also compiles
+   the bytecode (`--compile-bytecode`): where PYTHONDONTWRITEBYTECODE is set, Python never
+   caches it, and every gateway process would compile LiteLLM again (14 s of CPU instead of 7).
 
 Why not the bundled pip for the whole lock: pip 23.2 (bundled with Python 3.11.7) reads an
 extra pulled in by a dependency (`coverage[toml]` from pytest-cov) as a requirement of its own
@@ -71,7 +73,8 @@ def bootstrap(venv: Path, lock: Path = LOCK) -> None:
     finally:
         os.unlink(request.name)
     env_for_uv = {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "UV_NO_CONFIG": "1"}
-    sync = ["pip", "sync", "--quiet", "--require-hashes", "--python", os.fspath(python)]
+    sync = ["pip", "sync", "--quiet", "--require-hashes", "--compile-bytecode"]
+    sync += ["--python", os.fspath(python)]
     result = subprocess.run([os.fspath(uv), *sync, os.fspath(lock)], env=env_for_uv, check=False)
     if result.returncode != 0:
         raise SystemExit(f"bootstrap: uv pip sync failed (exit {result.returncode})")
