@@ -391,7 +391,7 @@ def write_config(path: Path, standin: str) -> None:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     OUT.mkdir(parents=True, exist_ok=True)
     processes: list[subprocess.Popen[bytes]] = []
-    report: dict[str, Any] = {"notes": []}
+    report: dict[str, Any] = {"notes": [], "load_average": [round(os.getloadavg()[0], 1)]}
     try:
         standin_port, gateway_port, proxy_port = free_port(), free_port(), free_port()
         standin = f"http://127.0.0.1:{standin_port}"
@@ -421,7 +421,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         processes.append(gateway_proc)
         gateway = f"http://127.0.0.1:{gateway_port}"
         wait_http(f"{gateway}/health")
-        wait_idle(gateway_proc.pid)  # LiteLLM loads in the background: minutes of CPU on a busy box
+        # LiteLLM loads in a background thread at start-up; a LiteLLM-path answer means it
+        # has, and the gateway's CPU use dropping means the warm-up is over too.
+        httpx.post(f"{gateway}/v1/chat/completions", json=BODY, timeout=300)
+        wait_idle(gateway_proc.pid)
         report["gateway_rss_idle_mb"] = rss_mb(gateway_proc.pid)
 
         arms = [
@@ -572,6 +575,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "growth_mb": round(after - before, 1),
             }
     finally:
+        report["load_average"].append(round(os.getloadavg()[0], 1))
         for process in processes:
             process.terminate()
         for process in processes:
@@ -655,11 +659,14 @@ def markdown(report: dict[str, Any], quick: bool) -> str:
         "(`python -m gateway`, one uvicorn worker), and the stock LiteLLM proxy "
         "(`litellm --config`, one worker) each in its own process, all on 127.0.0.1; "
         "load generator: a minimal keep-alive HTTP/1.1 client (bench/rawhttp.py), one "
-        "connection per worker and arm, in one process. Requests interleaved between the arms.",
+        "connection per worker and arm, in one process. Requests interleaved between the arms; "
+        "the relay's own figures with only direct and relay interleaved.",
         "- The gateway runs with GATEWAY_LOG_LEVEL=warning (no per-request log line); the stock "
         "proxy with LITELLM_LOG=ERROR. Other processes on the machine were not controlled: "
         "compare arms within this run, not across runs.",
         "- Reproduce: `make bench` (or `.venv/bin/python bench/gateway_bench.py`).",
+        "- Machine load (1-minute load average at the start and end of the run): "
+        + " -> ".join(str(x) for x in report.get("load_average", [])),
         "",
         "## Targets",
         "",
@@ -764,8 +771,10 @@ def markdown(report: dict[str, Any], quick: bool) -> str:
         "upstream and back). On this 2-vCPU VM a hop costs more when the processes were idle "
         "just before (CPU wake-up): interleaved with the slow arms, or after a paced stream, "
         "the relay adds more than when only direct and relay alternate back to back "
-        "(see the 'relay vs direct alone' line). The gateway's CPU per relayed request is in "
-        "the throughput table.",
+        "(see the relay figures). The gateway's CPU per relayed request is in the relay "
+        "figures (at the load the bench offers) and the throughput table (at saturation).",
+        "On a shared machine every latency figure grows with the machine's load (above); "
+        "the ratios within a run and the gateway's CPU per request are the steadier figures.",
     ]
     out += ["", "## Notes", "", *[f"- {n}" for n in notes]]
     return "\n".join(out) + "\n"
