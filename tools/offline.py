@@ -30,6 +30,7 @@ OFFLINE_FILES = ("manifest.webmanifest", "icon.svg", "icon-192.png", "icon-512.p
 REFERRING_FILES = ("index.html", "pyscript.toml")
 VENDOR_REFERENCE = re.compile(r"""(?P<before>["'(=]\s*)(?P<dot>\./)?vendor/""")
 TAG_LENGTH = 12
+HEAD = re.compile(r"<head(\s[^>]*)?>", re.IGNORECASE)
 
 
 def digest(root: Path) -> str:
@@ -60,11 +61,10 @@ def version_runtime(dist: Path) -> str:
 
 
 def mark_build(dist: Path, build: str) -> None:
-    """Name the build in the page's head, for the update notice."""
+    """Name the build first thing in the page's head, before any script reads it."""
     index = dist / "index.html"
-    text = index.read_text()
     meta = f'<meta name="detour-build" content="{build}">'
-    index.write_text(text.replace("</head>", f"  {meta}\n</head>", 1))
+    index.write_text(HEAD.sub(lambda m: f"{m[0]}\n  {meta}", index.read_text(), count=1))
 
 
 def shell_files(dist: Path) -> list[str]:
