@@ -28,7 +28,7 @@ from tests.e2e.conftest import (  # noqa: F401  (fixtures, used by name)
 from tests.gateway.standins import closed_port as free_port
 
 sys.path.insert(0, str(ROOT / "tools"))
-from build import build  # noqa: E402
+from build import build
 
 
 @dataclass

@@ -72,7 +72,9 @@ def test_a_new_build_is_used_on_the_next_visit_and_said_so(
             const worker = registration && registration.active;
             if (!worker) return false;
             const channel = new MessageChannel();
-            const answer = new Promise((resolve) => { channel.port1.onmessage = (e) => resolve(e.data); });
+            const answer = new Promise((resolve) => {
+                channel.port1.onmessage = (event) => resolve(event.data);
+            });
             worker.postMessage({ type: "build" }, [channel.port2]);
             return (await answer).build === build;
         }""",
