@@ -2,7 +2,7 @@
 // is taken on the next visit.
 //
 // - Runtime files live under a versioned folder (vendor/<tag>/): they never change
-//   at a given URL, so they are answered from the cache first.
+//   at a given URL; the HTTP cache answers them, this worker's copy when it cannot.
 // - Everything else (the page, its config, its Python) is asked of the network
 //   first, so a new build is used as soon as it is published; the cache answers
 //   when the network is off or too slow.
@@ -65,7 +65,7 @@ self.addEventListener("fetch", (event) => {
   const request = event.request;
   if (request.method !== "GET" || !sameOrigin(request.url)) return;
   if (request.url.startsWith(runtimePrefix)) {
-    event.respondWith(cacheFirst(request));
+    event.respondWith(runtimeFile(request));
   } else {
     event.respondWith(networkFirst(event, request));
   }
@@ -97,13 +97,19 @@ async function storeIfMissing(cache, url) {
   }
 }
 
-async function cacheFirst(request) {
+// The browser's HTTP cache first: the server marks these files immutable, so a
+// fresh copy is answered from disk without the network (and with the compiled
+// WebAssembly Chromium keeps beside it); the worker's own copy when that fails.
+async function runtimeFile(request) {
+  try {
+    const response = await fetch(request);
+    if (response.ok) return response;
+  } catch {
+    // Offline and not in the HTTP cache: the worker's copy below.
+  }
   const cache = await caches.open(CACHE);
   const hit = await cache.match(request, { ignoreVary: true, ignoreSearch: true });
-  if (hit) return hit;
-  const response = await fetch(request);
-  if (response.ok) await cache.put(request.url, response.clone());
-  return response;
+  return hit || fetch(request);
 }
 
 async function networkFirst(event, request) {
