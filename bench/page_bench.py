@@ -11,9 +11,10 @@ kept on disk), interleaved run by run in a rotating order:
 
 - **app**: `dist/` as `make dist` writes it, served by `tools/serve.py`
   (precompressed files, cache rules), its service worker allowed;
-- **bare**: the same vendored PyScript/Pyodide, from the same server, on a
-  page that prints one line and marks itself ready: the floor a Detour page
-  boots against;
+- **bare**: the same vendored PyScript/Pyodide as npm ships it (the standard
+  library as sources, not the bytecode `make dist` ships), from the same
+  server with the same precompressed files, on a page that prints one line and
+  marks itself ready: what any PyScript page gets;
 - **before**: the same `dist/` served as the page was before this work (no
   compression, every file revalidated, no service worker): the reference
   for bytes over the wire.
@@ -188,6 +189,12 @@ def bare_site(dist: Path, target: Path) -> Path:
             shutil.copy2(src, dst)
 
     shutil.copytree(dist / "vendor", target / "vendor", copy_function=link)
+    # The standard library as npm ships it (sources, deflated): the bare page is
+    # what anyone gets from the vendored runtime, served by the same server.
+    pyodide = target / "vendor" / tag / "pyodide"
+    for stale in pyodide.glob("python_stdlib.zip*"):
+        stale.unlink()
+    link(str(REPO / "vendor" / "pyodide" / "python_stdlib.zip"), str(pyodide / "python_stdlib.zip"))
     (target / "index.html").write_text(BARE_PAGE.format(tag=tag))
     (target / "pyscript.toml").write_text(BARE_CONFIG.format(tag=tag))
     return target

@@ -12,6 +12,7 @@ What `make dist` adds after the page itself is built (tools/build.py calls
 - `<meta name="detour-build">` in `index.html`: the build's identity, which the
   page's head script compares with the last visit's to say that Detour was updated.
 - `.br` and `.gz` beside every file worth it (tools/compress.py).
+- Pyodide's standard library as bytecode (tools/bytecode.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import re
 import shutil
 from pathlib import Path
 
+from bytecode import use_compiled_stdlib
 from compress import precompress
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -88,7 +90,8 @@ def add_offline(dist: Path, build: str, runtime: str) -> None:
 
 
 def finish_page(dist: Path) -> str:
-    """Version the runtime, add offline files, precompress; return the build's identity."""
+    """Bytecode stdlib, versioned runtime, offline files, precompression; return the build id."""
+    use_compiled_stdlib(dist / "vendor" / "pyodide")
     runtime = version_runtime(dist)
     for name in OFFLINE_FILES:
         shutil.copy2(STATIC / name, dist / name)
