@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tools"))
-from bytecode import compiled_stdlib
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+from bytecode import ROOT, compiled_stdlib
 
 PYODIDE = ROOT / "vendor" / "pyodide"
 

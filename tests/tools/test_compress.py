@@ -42,9 +42,7 @@ def test_variants_have_the_standard_names_static_hosts_look_for(site: Path, tmp_
         assert (site / f"{name}.br").is_file() and (site / f"{name}.gz").is_file(), name
 
 
-def test_small_files_and_what_does_not_shrink_are_left_alone(
-    site: Path, tmp_path: Path
-) -> None:
+def test_small_files_and_what_does_not_shrink_are_left_alone(site: Path, tmp_path: Path) -> None:
     precompress(site, cache=tmp_path / "cache")
     for name in ("tiny.css", "web.zip"):
         assert not list(site.glob(f"{name}.*")), name
