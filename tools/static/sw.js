@@ -39,6 +39,8 @@ self.addEventListener("activate", (event) => {
           await cache.delete(request);
         }
       }
+      // The page's own request starts while this worker boots, not after.
+      await self.registration.navigationPreload?.enable();
       await self.clients.claim();
     })(),
   );
@@ -115,7 +117,8 @@ async function runtimeFile(request) {
 async function networkFirst(event, request) {
   const cache = await caches.open(CACHE);
   const key = request.mode === "navigate" ? new URL("./", scope).href : request.url;
-  const fromNetwork = fetch(request).then((response) => {
+  const preloaded = request.mode === "navigate" ? event.preloadResponse : undefined;
+  const fromNetwork = Promise.resolve(preloaded).then((early) => early || fetch(request)).then((response) => {
     if (response.ok) event.waitUntil(cache.put(key, response.clone()));
     return response;
   });
