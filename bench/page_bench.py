@@ -573,8 +573,9 @@ def report(visits: list[Visit], meta: dict[str, Any], health: HealthFigures | No
         "- First paint: the loading screen paints from an inline style, the stylesheets no "
         "longer hold it, yet the bare page (one line of text, one small stylesheet) does not "
         "reach 100 ms either on this machine: the figure follows the machine's load "
-        f"({meta['load']}), not the page. On a warm visit the service worker starts before "
-        "the page is answered; navigation preload is the next thing to try.",
+        f"({meta['load']}), not the page: compare the app's first paint with the bare "
+        "page's in the same run (the service worker uses navigation preload, so the page's "
+        "request starts while it boots).",
         "- Health at scale and long tasks are the page's own Python (web/): a check cycle "
         "waits for its slowest check before the next one is scheduled, and health changes are "
         "drawn on the main thread in tasks far over 50 ms (figures above).",
