@@ -486,7 +486,7 @@ def verdict(ok: bool) -> str:
 def report(visits: list[Visit], meta: dict[str, Any], health: HealthFigures | None) -> str:
     lines = [
         SECTION_START,
-        "# Page benchmark results",
+        "# Page",
         "",
         f"- Date: {meta['date']}",
         f"- Machine: {meta['machine']}; {meta['load']}",
