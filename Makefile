@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test dist vendor install browser servers check lint typecheck bench clean lock
+.PHONY: run test dist vendor install browser servers check lint typecheck bench bench-page clean lock
 
 run: install vendor          ## start the gateway and the page (Ctrl-C stops both)
 	$(PY) tools/run.py
@@ -50,9 +50,13 @@ check: install               ## lint, format check and type check
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy web gateway
 
-bench: install               ## gateway speed: direct vs relay vs LiteLLM path vs stock proxy
+bench: install vendor browser ## gateway speed (direct vs relay vs LiteLLM vs stock proxy), then the page's
 	$(PY) bench/gateway_bench.py
 	$(PY) bench/litellm_bench.py
+	$(PY) bench/page_bench.py
+
+bench-page: install vendor browser ## the page alone: boot vs bare Pyodide, first paint, bytes, cold and warm
+	$(PY) bench/page_bench.py
 
 clean:
 	rm -rf dist .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov

@@ -11,4 +11,4 @@ import pytest
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: "tests/e2e/" in item.nodeid)
+    items.sort(key=lambda item: "tests/e2e/" in item.nodeid or "tests/speed/" in item.nodeid)

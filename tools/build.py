@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
+from offline import finish_page
 
 ROOT = Path(__file__).resolve().parent.parent
 DIST = ROOT / "dist"
@@ -79,6 +80,7 @@ def build(environ: Mapping[str, str] = os.environ, dist: Path = DIST) -> Path:
     (dist / "vendor" / ".versions.json").unlink()
     python_archive(dist / "web.zip")
     (dist / "config.json").write_text(json.dumps(page_config(environ), indent=1) + "\n")
+    finish_page(dist)
     return dist
 
 

@@ -12,6 +12,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 from build import build, gateway_endpoint, page_config
 
+# Service worker, web app manifest and icons (tools/offline.py).
+OFFLINE = {"sw.js", "manifest.webmanifest", "icon.svg", "icon-192.png", "icon-512.png"}
+
 
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -22,9 +25,10 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_dist_holds_the_page_its_config_runtime_and_python(dist: Path) -> None:
     for name in ("index.html", "pyscript.toml", "config.json", "web.zip"):
         assert (dist / name).is_file(), name
+    (runtime_dir,) = (dist / "vendor").iterdir()
     for runtime in ("pyodide/pyodide.mjs", "pyodide/pyodide.asm.wasm", "pyscript/core.js",
                     "pico/css/pico.min.css"):  # fmt: skip
-        assert (dist / "vendor" / runtime).is_file(), runtime
+        assert (runtime_dir / runtime).is_file(), runtime
     config = json.loads((dist / "config.json").read_text())
     assert config == {"gateway_url": "https://gateway.example.test"}
 
@@ -37,8 +41,8 @@ def test_the_python_archive_has_the_page_code_and_pure_yaml_only(dist: Path) -> 
 
 
 def test_nothing_outside_the_page_is_copied(dist: Path) -> None:
-    top = {p.name for p in dist.iterdir()}
-    assert top == {"index.html", "pyscript.toml", "config.json", "web.zip", "vendor"}
+    top = {p.name for p in dist.iterdir() if not p.name.endswith((".br", ".gz"))}
+    assert top == {"index.html", "pyscript.toml", "config.json", "web.zip", "vendor"} | OFFLINE
 
 
 def test_the_gateway_endpoint_defaults_to_gateway_host_and_port() -> None:
