@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import http.client
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from tests.deploy.servers import built_page, free_port
 class PageHost:
     port: int
     dist: Path
+    tag: str  # the runtime's versioned folder, vendor/<tag>/
 
 
 @dataclass(frozen=True)
@@ -31,9 +31,10 @@ class Answer:
 @pytest.fixture(scope="module")
 def host() -> Iterator[PageHost]:
     with built_page("https://gateway.example.test") as dist:
+        (tag,) = [folder.name for folder in (dist / "vendor").iterdir() if folder.is_dir()]
         port = free_port()
         with running_nginx([page_site(port, dist)], [port]):
-            yield PageHost(port, dist)
+            yield PageHost(port, dist, tag)
 
 
 def get(host: PageHost, path: str, **headers: str) -> Answer:
@@ -48,46 +49,65 @@ def get(host: PageHost, path: str, **headers: str) -> Answer:
         connection.close()
 
 
+def url(host: PageHost, name: str) -> str:
+    """A page file (`/index.html`) as it is, a runtime file (`pyodide/…`) under its version."""
+    return name if name.startswith("/") else f"/vendor/{host.tag}/{name}"
+
+
+def file_of(host: PageHost, name: str) -> Path:
+    path = url(host, name).lstrip("/") or "index.html"
+    return host.dist / path
+
+
 PAGE_FILES = {
     "/": "text/html",
     "/index.html": "text/html",
     "/config.json": "application/json",
     "/web.zip": "application/zip",
     "/pyscript.toml": "application/toml",
-    "/vendor/pyscript/core.js": "application/javascript",
-    "/vendor/pyscript/core.css": "text/css",
-    "/vendor/pyodide/pyodide.mjs": "text/javascript",
-    "/vendor/pyodide/pyodide.asm.mjs": "text/javascript",
-    "/vendor/pyodide/pyodide.asm.wasm": "application/wasm",
-    "/vendor/pyodide/pyodide-lock.json": "application/json",
-    "/vendor/pyodide/python_stdlib.zip": "application/zip",
+}
+RUNTIME_FILES = {
+    "pyscript/core.js": "application/javascript",
+    "pyscript/core.css": "text/css",
+    "pyodide/pyodide.mjs": "text/javascript",
+    "pyodide/pyodide.asm.mjs": "text/javascript",
+    "pyodide/pyodide.asm.wasm": "application/wasm",
+    "pyodide/pyodide-lock.json": "application/json",
+    "pyodide/python_stdlib.zip": "application/zip",
 }
 
 
-@pytest.mark.parametrize(("path", "media_type"), PAGE_FILES.items())
+@pytest.mark.parametrize(("name", "media_type"), {**PAGE_FILES, **RUNTIME_FILES}.items())
 def test_every_page_file_has_the_type_the_browser_needs(
-    host: PageHost, path: str, media_type: str
+    host: PageHost, name: str, media_type: str
 ) -> None:
-    answer = get(host, path)
+    answer = get(host, url(host, name))
     assert answer.status == 200
     assert answer.headers["content-type"].split(";")[0] == media_type
     assert answer.headers["x-content-type-options"] == "nosniff"
-    name = "index.html" if path == "/" else path.lstrip("/")
-    assert answer.body == (host.dist / name).read_bytes()
+    assert answer.body == file_of(host, name).read_bytes()
 
 
-@pytest.mark.parametrize("path", PAGE_FILES)
-def test_every_file_is_revalidated_and_a_repeat_visit_costs_a_304(
-    host: PageHost, path: str
+@pytest.mark.parametrize("name", PAGE_FILES)
+def test_every_page_file_is_revalidated_and_a_repeat_visit_costs_a_304(
+    host: PageHost, name: str
 ) -> None:
-    # No file name carries a version, so nothing may be cached without asking.
-    first = get(host, path)
+    # Page files keep their names across releases, so nothing may be cached without asking.
+    first = get(host, name)
     assert first.headers["cache-control"] == "no-cache"
     assert first.headers["etag"] and first.headers["last-modified"]
-    again = get(host, path, **{"If-None-Match": first.headers["etag"]})
+    again = get(host, name, **{"If-None-Match": first.headers["etag"]})
     assert again.status == 304
     assert again.body == b""
     assert again.headers["cache-control"] == "no-cache"
+
+
+@pytest.mark.parametrize("name", RUNTIME_FILES)
+def test_the_versioned_runtime_is_cached_for_a_year(host: PageHost, name: str) -> None:
+    # A new runtime gets a new vendor/<tag>/, so its files never change under a URL.
+    answer = get(host, url(host, name))
+    assert answer.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert answer.headers["x-content-type-options"] == "nosniff"
 
 
 def test_config_json_is_the_build_and_says_where_the_gateway_is(host: PageHost) -> None:
@@ -95,21 +115,22 @@ def test_config_json_is_the_build_and_says_where_the_gateway_is(host: PageHost) 
     assert answer.body == b'{\n "gateway_url": "https://gateway.example.test"\n}\n'
 
 
-@pytest.mark.parametrize(
-    "path", ["/vendor/pyodide/pyodide.asm.wasm", "/vendor/pyodide/pyodide.asm.mjs", "/index.html"]
-)
-def test_text_and_wasm_are_compressed_on_the_fly_until_precompressed_files_exist(
-    host: PageHost, path: str
+def test_a_file_without_a_precompressed_sibling_is_compressed_on_the_fly(
+    host: PageHost,
 ) -> None:
-    plain = get(host, path)
-    packed = get(host, path, **{"Accept-Encoding": "gzip"})
+    extra = host.dist / "extra.css"
+    extra.write_text("body { color: black; }\n" * 200)
+    try:
+        plain = get(host, "/extra.css")
+        packed = get(host, "/extra.css", **{"Accept-Encoding": "gzip"})
+    finally:
+        extra.unlink()
     assert "content-encoding" not in plain.headers
     assert packed.headers["content-encoding"] == "gzip"
     assert "Accept-Encoding" in packed.headers["vary"]
     assert len(packed.body) < len(plain.body) * 0.6
     assert gzip.decompress(packed.body) == plain.body
     assert packed.headers["cache-control"] == "no-cache"
-    assert packed.headers["etag"].startswith('W/"')  # still a validator, weak once recompressed
 
 
 def test_already_compressed_archives_are_sent_as_they_are(host: PageHost) -> None:
@@ -118,26 +139,17 @@ def test_already_compressed_archives_are_sent_as_they_are(host: PageHost) -> Non
     assert answer.body == (host.dist / "web.zip").read_bytes()
 
 
-def test_a_precompressed_sibling_is_sent_as_it_is(host: PageHost) -> None:
-    source = host.dist / "vendor" / "pyodide" / "pyodide.mjs"
-    packed = io.BytesIO()  # a header nginx never writes (a file name), so the bytes are ours
-    with gzip.GzipFile("pyodide.mjs", "wb", 9, packed, mtime=0) as out:
-        out.write(source.read_bytes())
-    brotli = b"\x1b precompressed brotli stand-in"  # nginx sends .br files without reading them
-    (source.parent / "pyodide.mjs.gz").write_bytes(packed.getvalue())
-    (source.parent / "pyodide.mjs.br").write_bytes(brotli)
-    try:
-        as_gzip = get(host, "/vendor/pyodide/pyodide.mjs", **{"Accept-Encoding": "gzip"})
-        as_brotli = get(host, "/vendor/pyodide/pyodide.mjs", **{"Accept-Encoding": "br, gzip"})
-    finally:
-        (source.parent / "pyodide.mjs.gz").unlink()
-        (source.parent / "pyodide.mjs.br").unlink()
+@pytest.mark.parametrize("name", ["pyodide/pyodide.asm.wasm", "pyodide/pyodide.asm.mjs"])
+def test_the_builds_precompressed_siblings_are_sent_as_they_are(host: PageHost, name: str) -> None:
+    source = file_of(host, name)
+    as_gzip = get(host, url(host, name), **{"Accept-Encoding": "gzip"})
+    as_brotli = get(host, url(host, name), **{"Accept-Encoding": "br, gzip"})
     assert as_gzip.headers["content-encoding"] == "gzip"
-    assert as_gzip.body == packed.getvalue()
-    assert as_gzip.headers["content-type"] == "text/javascript; charset=utf-8"
+    assert as_gzip.body == source.with_name(source.name + ".gz").read_bytes()
+    assert gzip.decompress(as_gzip.body) == source.read_bytes()
     assert as_brotli.headers["content-encoding"] == "br"
-    assert as_brotli.body == brotli
-    assert as_brotli.headers["cache-control"] == "no-cache"
+    assert as_brotli.body == source.with_name(source.name + ".br").read_bytes()
+    assert as_brotli.headers["content-type"].split(";")[0] == RUNTIME_FILES[name]
 
 
 def test_only_the_page_files_are_served(host: PageHost) -> None:
@@ -147,5 +159,5 @@ def test_only_the_page_files_are_served(host: PageHost) -> None:
     finally:
         (host.dist / ".env").unlink()
     assert get(host, "/missing.js").status == 404
-    assert get(host, "/vendor/pyodide/").status in (403, 404)  # no directory listing
+    assert get(host, f"/vendor/{host.tag}/pyodide/").status in (403, 404)  # no directory listing
     assert get(host, "/../README.md").status in (400, 404)
