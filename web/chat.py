@@ -61,8 +61,22 @@ class Conversation:
         return message
 
     def wire_messages(self) -> list[dict[str, str]]:
-        """What is sent to a provider: role and content, empty turns left out."""
-        return [{"role": m.role, "content": m.content} for m in self.messages if m.content]
+        """What is sent to a provider: role and content.
+
+        Empty turns are left out, and so is a message that was never answered
+        (its reply failed or was stopped before any text), except the last one.
+        """
+        sent: list[dict[str, str]] = []
+        last = len(self.messages) - 1
+        for index, message in enumerate(self.messages):
+            if not message.content:
+                continue
+            if message.role == "user" and index < last:
+                following = self.messages[index + 1]
+                if following.role != "assistant" or not following.content:
+                    continue
+            sent.append({"role": message.role, "content": message.content})
+        return sent
 
     def to_json(self) -> dict[str, Any]:
         """Plain data for saving."""
@@ -100,6 +114,7 @@ class ReplyStats:
     stopped: bool = False
     error: str = ""
     gateway_overhead_ms: float | None = None
+    unsaved: str = ""  # why the reply could not be saved, when it could not
 
 
 ChatUpdate = TextDelta | ReasoningDelta | ReplyStats
@@ -130,11 +145,17 @@ class ChatSession:
         self._usage: Usage | None = None
         self._finish: str | None = None
         self._first_at: float | None = None
+        self._pieces: list[str] = []  # joined once at the end: appending is linear
+        self._thoughts: list[str] = []
 
     def wire_messages(self) -> list[dict[str, str]]:
         """The conversation as sent, led by the system prompt when there is one."""
         lead = [{"role": "system", "content": self.system}] if self.system else []
         return lead + self.conversation.wire_messages()
+
+    def text(self) -> str:
+        """The reply's text so far."""
+        return self.reply.content + "".join(self._pieces)
 
     def cancel(self) -> None:
         """Stop reading; the partial reply is kept and marked as stopped."""
@@ -149,7 +170,21 @@ class ChatSession:
         if self._stop.is_set():  # cancelled before it began: send nothing
             self.reply.stopped = True
             return
-        routed = await self.router.send(self.provider, call)
+        try:
+            routed = await self._connect(call)
+        except RouteError as error:
+            self.reply.error = str(error)
+            self.conversation.messages.append(self.reply)
+            raise
+        if routed is None:  # stopped before the first byte: the request was aborted
+            self.reply.stopped = True
+            self.conversation.messages.append(self.reply)
+            self.stats = ReplyStats(
+                self.provider.id, self.model, None, False, None,
+                (clock.now() - start) * 1000, None, 0, None, True, None, stopped=True,
+            )  # fmt: skip
+            yield self.stats
+            return
         finished = False
         events = self._events(routed.response, StreamDecoder(dialect))
         try:
@@ -162,9 +197,9 @@ class ChatSession:
                         if self._first_at is None:
                             self._first_at = clock.now()
                         if isinstance(event, TextDelta):
-                            self.reply.content += event.text
+                            self._pieces.append(event.text)
                         else:
-                            self.reply.reasoning += event.text
+                            self._thoughts.append(event.text)
                         yield event
                     elif isinstance(event, Usage):
                         self._usage = event
@@ -187,6 +222,24 @@ class ChatSession:
                 self._end(start, routed)
         stats = self.stats or self._end(start, routed)
         yield stats
+
+    async def _connect(self, call: Any) -> RoutedResponse | None:
+        """Send the request, or abort it when Stop comes first (None)."""
+        sending = asyncio.ensure_future(self.router.send(self.provider, call))
+        stopper = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({sending, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            sending.cancel()
+            raise
+        finally:
+            stopper.cancel()
+        if sending.done():
+            return sending.result()
+        sending.cancel()  # the transport aborts the request on cancellation
+        with contextlib.suppress(BaseException):
+            await sending
+        return None
 
     async def _events(
         self, response: Response, decoder: StreamDecoder
@@ -224,6 +277,10 @@ class ChatSession:
         stopped = self._stop.is_set()
         reply = self.reply
         reply.stopped = stopped
+        reply.content += "".join(self._pieces)
+        reply.reasoning += "".join(self._thoughts)
+        self._pieces.clear()
+        self._thoughts.clear()
         reported = self._usage.completion_tokens if self._usage else None
         chars = len(reply.content) + len(reply.reasoning)
         tokens = reported if reported is not None else -(-chars // CHARS_PER_TOKEN)
@@ -244,8 +301,7 @@ class ChatSession:
             error=reply.error,
             gateway_overhead_ms=routed.gateway_overhead_ms,
         )
-        if reply.content or reply.reasoning or not reply.error:
-            self.conversation.messages.append(reply)
+        self.conversation.messages.append(reply)  # a failed reply is kept with its error
         return self.stats
 
 

@@ -115,6 +115,7 @@ class Router:
         self._status_ttl = gateway_status_ttl
         self._memory: dict[str, Remembered] = {}
         self._status: dict[str, tuple[GatewayStatus, float]] = {}
+        self.last_status: GatewayStatus | None = None  # the latest check, kept live by health
 
     def remembered(self, provider: Provider) -> Route | None:
         """The fresh remembered road for this provider and base URL, if any."""
@@ -177,8 +178,10 @@ class Router:
             return None
         cached = self._status.get(config.base)
         if cached and not force and cached[1] > self.clock.now():
+            self.last_status = cached[0]
             return cached[0]
         status = await check_gateway(self.transport, config)
+        self.last_status = status
         if status.kind is GatewayKind.UNREACHABLE:
             self._status.pop(config.base, None)
         else:

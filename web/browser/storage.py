@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import js  # type: ignore[import-not-found]
 
-from web.errors import DetourError
+from web.errors import StorageFull
 
 
 class LocalStorage:
@@ -19,10 +19,7 @@ class LocalStorage:
         try:
             js.localStorage.setItem(key, value)
         except Exception:
-            raise DetourError(
-                "The browser refused to save settings (storage full or disabled)",
-                hint="free some site storage, or export your providers to keep them",
-            ) from None
+            raise StorageFull("The browser refused to save (storage is full or disabled)") from None
 
     def remove(self, key: str) -> None:
         js.localStorage.removeItem(key)
