@@ -405,6 +405,26 @@ class App:
             self.save_state()
         self.changed(Change.SETTINGS)
 
+    def settle_choice(self) -> bool:
+        """Choose a provider and model when none is chosen yet; True if it chose.
+
+        The first enabled provider, and its first listed model once one is known;
+        a model typed by hand is never replaced.
+        """
+        settings = self.state.settings
+        provider = self.provider(settings.active_provider)
+        if provider is None or not provider.enabled:
+            provider = next((p for p in self.providers() if p.enabled), None)
+        if provider is None:
+            return False
+        model = settings.active_model if provider.id == settings.active_provider else ""
+        if not model and provider.all_models:
+            model = provider.all_models[0]
+        if (provider.id, model) == (settings.active_provider, settings.active_model):
+            return False
+        self.select(provider.id, model)
+        return True
+
     def send(self, provider_id: str, model: str, text: str) -> AsyncIterator[ChatUpdate]:
         """Add the person's message and stream the reply; raises before changing anything."""
         return self.chats.send(provider_id, model, text)

@@ -44,6 +44,7 @@ class Message:
     error: str = ""
     model: str = ""
     provider_id: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)  # road, timing, speed of a reply
 
 
 @dataclass
@@ -301,6 +302,15 @@ class ChatSession:
             error=reply.error,
             gateway_overhead_ms=routed.gateway_overhead_ms,
         )
+        stats = self.stats
+        reply.meta = {
+            "route": stats.route,
+            "fallback": stats.fallback,
+            "ttft_ms": stats.ttft_ms,
+            "tokens_per_second": stats.tokens_per_second,
+            "estimated": stats.estimated,
+            "gateway_overhead_ms": stats.gateway_overhead_ms,
+        }
         self.conversation.messages.append(reply)  # a failed reply is kept with its error
         return self.stats
 

@@ -116,6 +116,7 @@ class Chats:
                 if isinstance(update, ReplyStats):
                     if own:
                         update = replace(update, route="gateway")  # its own models' road
+                        session.reply.meta["route"] = "gateway"
                     update = replace(
                         update, unsaved=self._persist(conversation_id, provider, model)
                     )

@@ -60,7 +60,7 @@ def as_draft(provider: Provider) -> ProviderDraft:
 
 
 def describe_stats(stats: Mapping[str, Any]) -> str:
-    """A reply's footer: road, time to first token, speed."""
+    """A reply's footer: road, time to first token, speed, the gateway's own overhead."""
     parts: list[str] = []
     if stats.get("route"):
         parts.append(f"via {stats['route']}" + (" (fallback)" if stats.get("fallback") else ""))
@@ -69,6 +69,8 @@ def describe_stats(stats: Mapping[str, Any]) -> str:
     if stats.get("tokens_per_second"):
         approx = "≈" if stats.get("estimated") else ""
         parts.append(f"{approx}{stats['tokens_per_second']:.1f} tok/s")
+    if stats.get("gateway_overhead_ms") is not None:
+        parts.append(f"gateway +{stats['gateway_overhead_ms']:.0f} ms")
     if stats.get("stopped"):
         parts.append("stopped")
     return " · ".join(parts)

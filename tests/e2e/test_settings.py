@@ -9,7 +9,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import Detour, PageGuard, open_app
-from tests.e2e.test_routing import CORS_ERRORS, add_provider, chat
+from tests.e2e.people import add_provider, chat, open_settings, pick_model, provider_item
+from tests.e2e.test_routing import CORS_ERRORS
 from tests.gateway.standins import closed_port, openai_standin, serve
 
 
@@ -24,18 +25,17 @@ def test_check_connection_says_which_road_worked_without_saving(
 ) -> None:
     guard.expected_errors.extend(CORS_ERRORS)
     open_app(page, detour.page_url)
-    page.get_by_role("button", name="Add provider").click()
+    page.get_by_role("button", name="Add", exact=True).click()
     dialog = page.get_by_role("dialog")
-    dialog.get_by_label("Template").select_option(label="Custom (OpenAI-compatible)")
-    dialog.get_by_label("Name").fill("Checked")
+    dialog.get_by_role("button", name="Custom (OpenAI-compatible)").click()
+    dialog.get_by_label("Name", exact=True).fill("Checked")
     dialog.get_by_label("Base URL").fill(blocked_url)
     dialog.get_by_label("API key").fill("sk-good")
     dialog.get_by_role("button", name="Check connection").click()
-    expect(dialog.get_by_role("status").last).to_contain_text("via gateway", timeout=30_000)
-    expect(dialog.get_by_role("status").last).to_contain_text("listed 1 model")
+    expect(dialog).to_contain_text("via gateway", timeout=30_000)
+    expect(dialog).to_contain_text("listed 1 model")
     dialog.get_by_role("button", name="Cancel").click()
-    listing = page.get_by_role("listbox", name="Provider list")
-    expect(listing.get_by_role("option", name="Checked")).to_have_count(0)
+    expect(provider_item(page, "Checked")).to_have_count(0)
     stored = page.evaluate("localStorage.getItem('detour.state')")
     assert stored is None or "Checked" not in stored
 
@@ -44,10 +44,10 @@ def test_a_bad_provider_form_is_refused_with_the_field_named(
     page: Page, detour: Detour, guard: PageGuard
 ) -> None:
     open_app(page, detour.page_url)
-    page.get_by_role("button", name="Add provider").click()
+    page.get_by_role("button", name="Add", exact=True).click()
     dialog = page.get_by_role("dialog")
-    dialog.get_by_label("Template").select_option(label="Custom (OpenAI-compatible)")
-    dialog.get_by_label("Name").fill("Broken")
+    dialog.get_by_role("button", name="Custom (OpenAI-compatible)").click()
+    dialog.get_by_label("Name", exact=True).fill("Broken")
     dialog.get_by_label("Base URL").fill("ftp://example.invalid")
     dialog.get_by_role("button", name="Save").click()
     expect(dialog.get_by_role("alert")).to_contain_text("base_url")
@@ -61,14 +61,13 @@ def test_export_leaves_keys_out_unless_asked(
     guard.expected_errors.extend(CORS_ERRORS)
     open_app(page, detour.page_url)
     add_provider(page, name="Secretive", base_url=blocked_url, key="sk-good")
-    page.get_by_role("button", name="Settings").click()
-    settings = page.get_by_role("dialog", name="Settings")
+    settings = open_settings(page)
     settings.get_by_role("button", name="Export providers").click()
-    exported = settings.get_by_label("Import or export text").input_value()
+    exported = settings.get_by_label("Providers JSON or a LiteLLM").input_value()
     assert "Secretive" in exported and "sk-good" not in exported
     settings.get_by_label("Include API keys").check()
     settings.get_by_role("button", name="Export providers").click()
-    assert "sk-good" in settings.get_by_label("Import or export text").input_value()
+    assert "sk-good" in settings.get_by_label("Providers JSON or a LiteLLM").input_value()
 
 
 def test_a_litellm_model_list_imports_as_a_provider_that_chats(
@@ -84,15 +83,12 @@ def test_a_litellm_model_list_imports_as_a_provider_that_chats(
         "      api_key: sk-good\n"
     )
     open_app(page, detour.page_url)
-    page.get_by_role("button", name="Settings").click()
-    settings = page.get_by_role("dialog", name="Settings")
-    settings.get_by_label("Import or export text").fill(yaml_text)
+    settings = open_settings(page)
+    settings.get_by_label("Providers JSON or a LiteLLM").fill(yaml_text)
     settings.get_by_role("button", name="Import").click()
-    expect(settings.get_by_role("status").last).to_contain_text("1 added")
-    settings.get_by_role("button", name="Close").click()
-    picker = page.get_by_role("combobox", name="Provider", exact=True)
-    imported = json.loads(page.evaluate("localStorage.getItem('detour.state')"))["providers"][0]
-    picker.select_option(imported["id"])
+    expect(settings).to_contain_text("1 added")
+    settings.get_by_role("button", name="Close", exact=True).click()
+    pick_model(page, "closed-model")
     reply = chat(page, "imported?", "closed-model")
     expect(reply.locator(".content")).to_contain_text("stand-in")
 
@@ -102,12 +98,11 @@ def test_a_wrong_gateway_url_is_reported_and_the_default_comes_back(
 ) -> None:
     guard.expected_errors.extend(("Failed to load resource", "ERR_CONNECTION_REFUSED"))
     open_app(page, detour.page_url)
-    page.get_by_role("button", name="Settings").click()
-    settings = page.get_by_role("dialog", name="Settings")
+    settings = open_settings(page)
     expect(settings.get_by_label("Gateway URL")).to_have_value(detour.gateway_url)
     settings.get_by_label("Gateway URL").fill(f"http://127.0.0.1:{closed_port()}")
     settings.get_by_role("button", name="Save").click()
-    expect(settings.get_by_role("status").first).to_contain_text("did not answer", timeout=20_000)
+    expect(settings).to_contain_text("did not answer", timeout=20_000)
     expect(page.locator("#gateway-status")).to_have_text("gateway: unreachable")
     settings.get_by_label("Gateway URL").fill("")
     settings.get_by_role("button", name="Save").click()
@@ -121,17 +116,16 @@ def test_reply_preferences_travel_with_each_message(
     with serve(standin) as url:
         open_app(page, detour.page_url)
         add_provider(page, name="Prefs", base_url=url + "/v1")
-        page.get_by_role("button", name="Settings").click()
-        settings = page.get_by_role("dialog", name="Settings")
+        settings = open_settings(page)
         settings.get_by_label("System prompt").fill("Answer in one line.")
         settings.get_by_label("Temperature").fill("hot")
         settings.get_by_role("button", name="Save").click()
-        expect(settings.get_by_role("status").first).to_contain_text("temperature")
+        expect(settings).to_contain_text("temperature")
         settings.get_by_label("Temperature").fill("0.3")
         settings.get_by_label("Max tokens").fill("50")
         settings.get_by_role("button", name="Save").click()
-        expect(settings.get_by_role("status").first).not_to_contain_text("invalid")
-        settings.get_by_role("button", name="Close").click()
+        expect(settings).not_to_contain_text("invalid")
+        settings.get_by_role("button", name="Close", exact=True).click()
         chat(page, "hi", "m")
         sent = [r for r in standin.state.seen if r["method"] == "POST"][-1]  # type: ignore[attr-defined]
         body = json.loads(sent["body"])

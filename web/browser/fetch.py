@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
-import js  # type: ignore[import-not-found]
-from pyodide.http import pyfetch  # type: ignore[import-not-found]
+import js
+from pyodide.http import pyfetch
 
 from web.errors import CorsBlocked, TimedOut, Unreachable
 from web.transport import Request, Response
@@ -29,7 +29,7 @@ class FetchResponse:
         self._controller = controller
         self.status: int = int(response.status)  # type: ignore[attr-defined]
         headers = response.headers  # type: ignore[attr-defined]
-        self.headers: dict[str, str] = {str(k).lower(): str(v) for k, v in headers.items()}
+        self.headers: Mapping[str, str] = {str(k).lower(): str(v) for k, v in headers.items()}
         self._reader: object | None = None
 
     async def aiter_bytes(self) -> AsyncIterator[bytes]:

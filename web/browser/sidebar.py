@@ -1,0 +1,103 @@
+"""The side panel: conversations, providers with health and road, the gateway, activity.
+
+Each list is re-rendered only when its change notice arrives; clicks reach one
+delegated listener per list (wired in `ui.py`), never a proxy per item.
+"""
+
+from __future__ import annotations
+
+from web.app import App
+from web.browser.dom import clone, el, make, part
+from web.browser.view import (
+    clock_time,
+    gateway_badge,
+    health_word,
+    provider_meta,
+    provider_note,
+    route_text,
+)
+from web.gateway import GATEWAY_PROVIDER_ID
+from web.providers import Provider
+
+ACTIVITY_SHOWN = 50
+
+
+def render_conversations(app: App) -> None:
+    listing = el("conversations")
+    listing.replaceChildren()
+    active = app.conversations.active
+    for entry in app.conversations.entries:
+        item = clone("t-conversation")
+        item.dataset.id = entry.id
+        current = "true" if entry.id == active else "false"
+        item.setAttribute("aria-current", current)
+        opener = part(item, "[data-action='open']")
+        opener.textContent = entry.title
+        opener.title = entry.title
+        part(item, "[data-action='rename']").setAttribute("aria-label", f"Rename {entry.title}")
+        part(item, "[data-action='delete']").setAttribute("aria-label", f"Delete {entry.title}")
+        listing.appendChild(item)
+    if not app.conversations.entries:
+        listing.appendChild(make("li", "No conversations yet", class_="muted"))
+
+
+def route_of(app: App, provider: Provider) -> str:
+    if provider.id == GATEWAY_PROVIDER_ID:
+        return "gateway's own models"
+    remembered = app.router.remembered(provider)
+    return route_text(
+        provider, remembered.value if remembered else None, app.last_route.get(provider.id)
+    )
+
+
+def render_providers(app: App) -> None:
+    listing = el("providers")
+    listing.replaceChildren()
+    active = app.state.settings.active_provider
+    for provider in app.providers():
+        health = app.health(provider.id)
+        word = health_word(health, provider.enabled)
+        route = route_of(app, provider)
+        item = clone("t-provider")
+        item.dataset.provider = provider.id
+        item.classList.add(f"tone-{word}")
+        if not provider.enabled:
+            item.classList.add("disabled")
+        item.setAttribute("aria-current", "true" if provider.id == active else "false")
+        pick = part(item, "[data-action='pick']")
+        part(pick, ".name").textContent = provider.name
+        pick.setAttribute("aria-label", f"{provider.name}, {word}, {route}")
+        pick.setAttribute("aria-pressed", "true" if provider.id == active else "false")
+        part(item, ".meta").textContent = f"{word} · {provider_meta(health, route)}"
+        note = provider_note(health, app.notes.get(provider.id, ""))
+        part(item, ".note").textContent = note
+        part(item, ".note").hidden = not note
+        toggle = part(item, "[data-action='toggle']")
+        edit = part(item, "[data-action='edit']")
+        if provider.id == GATEWAY_PROVIDER_ID:
+            toggle.remove()
+            edit.remove()
+        else:
+            toggle.textContent = "Disable" if provider.enabled else "Enable"
+            label = f"{'Disable' if provider.enabled else 'Enable'} {provider.name}"
+            toggle.setAttribute("aria-label", label)
+            edit.setAttribute("aria-label", f"Edit {provider.name}")
+        listing.appendChild(item)
+
+
+def render_gateway(app: App) -> None:
+    badge = gateway_badge(app.gateway_config() is not None, app.gateway_status)
+    text = el("gateway-status")
+    text.textContent = badge.text
+    text.title = badge.title
+    el("gateway-dot").className = f"dot tone-{badge.tone}"
+
+
+def render_activity(app: App) -> None:
+    listing = el("activity")
+    listing.replaceChildren()
+    for line in list(app.activity)[:ACTIVITY_SHOWN]:
+        item = make("li")
+        item.appendChild(make("time", clock_time(line.at)))
+        item.appendChild(make("span", str(line)))
+        listing.appendChild(item)

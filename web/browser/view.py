@@ -1,0 +1,157 @@
+"""What the page shows, worked out without the DOM: labels, groups, footers, times.
+
+Pure functions, so they run (and are tested) under CPython as well as in the page.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from web.chat import Message
+from web.drafts import describe_stats
+from web.gateway import GatewayKind, GatewayStatus
+from web.health import Health, HealthState
+from web.providers import Provider, Routing
+
+PICKER_LIMIT = 60  # models shown per provider before "type to search"
+
+
+def health_word(health: Health, enabled: bool) -> str:
+    """ "healthy", "down", … or "disabled"."""
+    return health.state.value if enabled else "disabled"
+
+
+def route_text(provider: Provider, remembered: str | None, last: str | None) -> str:
+    """The road a provider takes: "auto → gateway" stays while the provider is down."""
+    if provider.routing is Routing.AUTO:
+        road = remembered or last
+        return f"auto → {road}" if road else "auto"
+    return provider.routing.value
+
+
+def provider_meta(health: Health, route: str) -> str:
+    """The line under a provider's name: its road and latency."""
+    parts = [route]
+    if health.latency_ms is not None and health.state is HealthState.HEALTHY:
+        parts.append(f"{health.latency_ms:.0f} ms")
+    return " · ".join(parts)
+
+
+def provider_note(health: Health, note: str) -> str:
+    """What went wrong, in full: the last check's error, else discovery's note."""
+    return health.last_error or note
+
+
+@dataclass(frozen=True)
+class Badge:
+    """The gateway's badge: words and a tone, from the one status the app keeps."""
+
+    text: str
+    tone: str
+    title: str
+
+
+def gateway_badge(configured: bool, status: GatewayStatus | None) -> Badge:
+    """The badge for the latest gateway check."""
+    if not configured:
+        return Badge("no gateway", "unknown", "Set a gateway URL in Settings to get past CORS")
+    if status is None:
+        return Badge("gateway: checking…", "unknown", "")
+    if status.kind is GatewayKind.DETOUR:
+        return Badge("gateway: ready", "healthy", status.message)
+    if status.kind is GatewayKind.LITELLM:
+        return Badge("gateway: LiteLLM proxy (no relay)", "degraded", status.message)
+    return Badge("gateway: unreachable", "down", status.message)
+
+
+def reply_header(message: Message, provider_name: str) -> str:
+    """Who answered: "Provider · model"."""
+    parts = [p for p in (provider_name or message.provider_id, message.model) if p]
+    return " · ".join(parts) or "Assistant"
+
+
+def reply_footer(message: Message) -> str:
+    """The road, time to first token, speed and gateway overhead of a reply."""
+    return describe_stats({**message.meta, "stopped": message.stopped})
+
+
+@dataclass(frozen=True)
+class ModelGroup:
+    """One provider's models in the picker; `more` counts what the limit left out."""
+
+    provider_id: str
+    label: str
+    tone: str
+    models: tuple[str, ...]
+    more: int = 0
+
+
+def model_groups(
+    providers: Sequence[Provider],
+    models_of: Callable[[Provider], list[str]],
+    health_of: Callable[[str], Health],
+    query: str = "",
+    limit: int = PICKER_LIMIT,
+) -> list[ModelGroup]:
+    """Enabled providers' models, filtered by every word of `query`, grouped by provider."""
+    words = query.lower().split()
+    groups: list[ModelGroup] = []
+    for provider in providers:
+        if not provider.enabled:
+            continue
+        name = provider.name.lower()
+        shown: list[str] = []
+        matched = 0
+        for model in models_of(provider):
+            text = f"{name} {model.lower()}"
+            if all(w in text for w in words):
+                matched += 1
+                if len(shown) < limit:
+                    shown.append(model)
+        if matched or not words:
+            health = health_of(provider.id)
+            label = f"{provider.name} · {health.state.value}"
+            groups.append(
+                ModelGroup(
+                    provider.id, label, health.state.value, tuple(shown), matched - len(shown)
+                )
+            )
+    return groups
+
+
+def clock_time(at: float) -> str:
+    """A time of day, "14:05:09", in the browser's time zone."""
+    return time.strftime("%H:%M:%S", time.localtime(at))
+
+
+def compare_choices(
+    providers: Sequence[Provider], models_of: Callable[[Provider], list[str]], limit: int = 200
+) -> list[tuple[str, list[str]]]:
+    """(provider name, model ids) for each enabled provider, for a column's select."""
+    return [(p.name, models_of(p)[:limit]) for p in providers if p.enabled]
+
+
+def split_choice(value: str) -> tuple[str, str]:
+    """A column's "provider_id\\nmodel" value back into its two parts."""
+    provider_id, _, model = value.partition("\n")
+    return provider_id, model
+
+
+def as_choice(provider_id: str, model: str) -> str:
+    return f"{provider_id}\n{model}"
+
+
+def stats_dict(update: Any) -> dict[str, Any]:
+    """A `ReplyStats`'s fields for `describe_stats`."""
+    return {
+        "route": update.route,
+        "fallback": update.fallback,
+        "ttft_ms": update.ttft_ms,
+        "tokens_per_second": update.tokens_per_second,
+        "estimated": update.estimated,
+        "gateway_overhead_ms": update.gateway_overhead_ms,
+        "stopped": update.stopped,
+    }
