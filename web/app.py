@@ -86,6 +86,7 @@ class App:
         self.listeners: list[Listener] = []
         self.gateway_models: list[str] = []
         self.notes: dict[str, str] = {}
+        self.failed_notes: set[str] = set()  # ids whose note says a listing failed
         self.last_route: dict[str, str] = {}
         self.removed_provider: tuple[int, Provider] | None = None  # for undo
         self.conversations = Conversations(storage, clock.now)
@@ -98,8 +99,10 @@ class App:
             self.providers,
             random=random,
             on_event=self._on_event,
+            on_check=self._on_check,
             interval=health_interval,
         )
+        self._refreshing: asyncio.Future[GatewayStatus | None] | None = None
 
     # --- notification -------------------------------------------------------------
 
@@ -126,6 +129,21 @@ class App:
                 self.notes.pop(event.provider_id, None)  # "could not be reached" is over
         self.log(line)
         self.changed(Change.HEALTH)
+
+    def _on_check(self, target_id: str, health: Health) -> None:
+        """After every check: stale notes go, and the gateway's badge follows its status."""
+        if not health.last_error and target_id in self.failed_notes:
+            self.failed_notes.discard(target_id)  # "could not be reached" is over
+            self.notes.pop(target_id, None)
+            self.changed(Change.HEALTH)
+        if target_id != GATEWAY_PROVIDER_ID:
+            return
+        self.changed(Change.HEALTH)
+        status = self.router.last_status
+        back = status is not None and status.kind is not GatewayKind.UNREACHABLE
+        if back and not self.gateway_models and self._refreshing is None:
+            self._refreshing = asyncio.ensure_future(self.refresh_gateway())  # list its models
+            self._refreshing.add_done_callback(lambda _: setattr(self, "_refreshing", None))
 
     def log(self, line: str) -> None:
         """Add a line, with its time, to the activity log."""
@@ -175,9 +193,11 @@ class App:
                 found = await discover_gateway_models(self.router, config, status.name or "Gateway")
             except RouteError as error:
                 self.notes[GATEWAY_PROVIDER_ID] = str(error)
+                self.failed_notes.add(GATEWAY_PROVIDER_ID)
             else:
                 self.gateway_models = found.models
                 self.notes[GATEWAY_PROVIDER_ID] = found.note
+                self.failed_notes.discard(GATEWAY_PROVIDER_ID)
         self.changed(Change.HEALTH, Change.PROVIDERS)
         return status
 
@@ -361,10 +381,12 @@ class App:
             result = await discover_models(self.router, provider, known_models(provider.template))
         except RouteError as error:
             self.notes[provider_id] = await self.explain(provider, error)
+            self.failed_notes.add(provider_id)
             self.changed(Change.HEALTH)
             raise
         provider.models = result.models
         self.notes[provider_id] = result.note
+        self.failed_notes.discard(provider_id)
         with contextlib.suppress(StorageFull):  # the list is kept in memory; found again later
             self.save_state()
         self.changed(Change.PROVIDERS, Change.HEALTH)

@@ -24,7 +24,8 @@ from web.dialects import (
     Usage,
     dialect_for,
 )
-from web.errors import RouteError
+from web.dialects.base import excerpt
+from web.errors import ProtocolError, RouteError
 from web.providers import Provider
 from web.routing import RoutedResponse, Router
 from web.transport import Response
@@ -187,7 +188,8 @@ class ChatSession:
             yield self.stats
             return
         finished = False
-        events = self._events(routed.response, StreamDecoder(dialect))
+        decoder = StreamDecoder(dialect)
+        events = self._events(routed.response, decoder)
         try:
             async with contextlib.aclosing(events):
                 async for event in events:
@@ -221,6 +223,12 @@ class ChatSession:
                 await routed.response.aclose()
             if not finished and self.stats is None and self._stop.is_set():
                 self._end(start, routed)
+        if decoder.skipped and not self.reply.error:
+            count = len(decoder.skipped)
+            self.reply.error = (
+                f"{self.provider.name} sent {count} malformed stream event(s), skipped; "
+                f"the rest of the reply is kept ({decoder.skipped[0]})"
+            )
         stats = self.stats or self._end(start, routed)
         yield stats
 
@@ -245,7 +253,15 @@ class ChatSession:
     async def _events(
         self, response: Response, decoder: StreamDecoder
     ) -> AsyncGenerator[ReplyEvent, None]:
-        if response.headers.get("content-type", "").startswith("application/json"):
+        kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind in ("text/html", "application/xhtml+xml"):
+            body = await response.aread()
+            raise ProtocolError(
+                f"{self.provider.name} answered with a web page ({kind}), not a reply: "
+                f"{excerpt(body)!r}",
+                hint="a captive portal or login page may be in the way, or the base URL is wrong",
+            )
+        if kind == "application/json":
             body = await response.aread()  # the server ignored `stream: true`
             for event in dialect_for(self.provider).parse_reply(body).events():
                 yield event

@@ -26,6 +26,7 @@ from web.errors import (
     GatewayUnusable,
     HttpError,
     RouteError,
+    TimedOut,
 )
 from web.events import EventSink, RouteChosen, RouteFallback, RouteForgotten, failure_words
 from web.gateway import (
@@ -256,7 +257,6 @@ class Router:
         fallback = RouteFallback(
             provider.id, provider.name, "direct", "gateway", kind, str(direct_error)
         )
-        self._emit(fallback)
         try:
             response = await self._gateway(provider, call)
         except AuthError as error:
@@ -274,6 +274,7 @@ class Router:
             detail = error.message.removeprefix(f"{provider.name}: ")
             message = f"{provider.name}: direct {words}; through the gateway: {detail}"
             raise reworded(error, message) from error
+        self._emit(fallback)  # told once the gateway served it: a refusal is no detour
         self._remember(provider, Route.GATEWAY)
         self._emit(RouteChosen(provider.id, provider.name, Route.GATEWAY, f"direct {words}"))
         return RoutedResponse(response, Route.GATEWAY, fallback=True)
@@ -302,6 +303,14 @@ class Router:
         try:
             response = await self.transport.send(relay_request(config, provider, call))
         except ConnectivityError as error:
+            up = self.last_status is not None and self.last_status.kind is GatewayKind.DETOUR
+            if isinstance(error, TimedOut) and up:
+                raise TimedOut(
+                    f"{provider.name} did not answer through the gateway ({error.message}); "
+                    f"the gateway at {config.host} is up, the provider sent nothing back",
+                    hint="try again later, or check the provider's status page",
+                    route=Route.GATEWAY,
+                ) from error
             self._status.pop(config.base, None)
             message = (
                 f"{provider.name}: the gateway at {config.host} could not be reached "

@@ -17,7 +17,7 @@ def add_provider(
     template: str = "Custom (OpenAI-compatible)",
 ) -> None:
     """Add a provider through the dialog's template gallery, as a person would."""
-    page.get_by_role("button", name="Add", exact=True).click()
+    page.get_by_role("button", name="Add provider").click()
     dialog = page.get_by_role("dialog")
     dialog.get_by_role("list", name="Provider templates").get_by_role(
         "button", name=template

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import time
 import urllib.error
 import urllib.request
 
@@ -109,3 +110,44 @@ def test_ctrl_c_stops_both_servers_and_leaves_nothing_behind() -> None:
     else:
         os.killpg(running.process.pid, signal.SIGKILL)
         raise AssertionError("a process of make run's group was still alive")
+
+
+def _gateway_pids(launcher: int) -> list[int]:
+    """The gateway processes `make run` started (children of the launcher)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                command = cmdline.read().split(b"\0")
+        except OSError:
+            continue
+        if parent == launcher and b"gateway" in command:
+            found.append(int(entry))
+    return found
+
+
+def test_a_gateway_that_exits_is_started_again_and_the_page_stays_up() -> None:
+    running = start_detour()
+    try:
+        (first,) = _gateway_pids(running.process.pid)
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            pids = _gateway_pids(running.process.pid)
+            try:
+                answered = _status(running.gateway_url + "/health") == 200
+            except OSError:
+                answered = False
+            if pids and pids != [first] and answered:
+                break
+            time.sleep(0.3)
+        else:
+            raise AssertionError("the gateway was not started again")
+        assert running.process.poll() is None
+        assert _status(running.page_url) == 200
+    finally:
+        assert stop_detour(running) == 0

@@ -72,10 +72,10 @@ def test_main_screens_pass_axe_and_are_photographed(
         shoot(page, f"side-{width}-{scheme}")
         page.get_by_role("button", name="Close the side panel").click()
     if width >= 700:
-        page.get_by_role("button", name="Add", exact=True).click()
+        page.get_by_role("button", name="Add provider").click()
     if width < 700:
         page.get_by_role("button", name="Providers and conversations").click()
-        page.get_by_role("button", name="Add", exact=True).click()
+        page.get_by_role("button", name="Add provider").click()
     dialog = page.get_by_role("dialog", name="Add provider")
     problems["gallery"] = serious(page)
     shoot(page, f"gallery-{width}-{scheme}")

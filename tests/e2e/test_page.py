@@ -249,7 +249,7 @@ def test_the_provider_dialog_starts_from_a_gallery_and_keeps_its_actions_in_view
 ) -> None:
     page = page_
     page.set_viewport_size({"width": 1280, "height": 520})
-    page.get_by_role("button", name="Add", exact=True).click()
+    page.get_by_role("button", name="Add provider").click()
     dialog = page.get_by_role("dialog", name="Add provider")
     gallery = dialog.get_by_role("list", name="Provider templates")
     expect(gallery.get_by_role("button", name=re.compile("^Custom"))).to_be_visible()

@@ -25,7 +25,7 @@ def test_check_connection_says_which_road_worked_without_saving(
 ) -> None:
     guard.expected_errors.extend(CORS_ERRORS)
     open_app(page, detour.page_url)
-    page.get_by_role("button", name="Add", exact=True).click()
+    page.get_by_role("button", name="Add provider").click()
     dialog = page.get_by_role("dialog")
     dialog.get_by_role("button", name="Custom (OpenAI-compatible)").click()
     dialog.get_by_label("Name", exact=True).fill("Checked")
@@ -44,7 +44,7 @@ def test_a_bad_provider_form_is_refused_with_the_field_named(
     page: Page, detour: Detour, guard: PageGuard
 ) -> None:
     open_app(page, detour.page_url)
-    page.get_by_role("button", name="Add", exact=True).click()
+    page.get_by_role("button", name="Add provider").click()
     dialog = page.get_by_role("dialog")
     dialog.get_by_role("button", name="Custom (OpenAI-compatible)").click()
     dialog.get_by_label("Name", exact=True).fill("Broken")

@@ -252,6 +252,10 @@ class Page:
 
     # --- side panel -----------------------------------------------------------------
 
+    @staticmethod
+    def side_open() -> bool:
+        return str(el("app").getAttribute("data-side") or "") == "open"
+
     def show_side(self, visible: bool) -> None:
         el("app").dataset.side = "open" if visible else ""
         el("open-side").setAttribute("aria-expanded", "true" if visible else "false")
@@ -264,7 +268,7 @@ class Page:
         if not self.app.chats.busy:
             self.set_editing(False)
             self.app.new_conversation()
-            if el("app").dataset.side == "open":
+            if self.side_open():
                 self.show_side(False)
             el("prompt").focus()
 
@@ -277,7 +281,7 @@ class Page:
         if action == "open":
             self.set_editing(False)
             self.app.open_conversation(conversation_id)
-            if el("app").dataset.side == "open":
+            if self.side_open():
                 self.show_side(False)
         elif action == "rename":
             self.start_rename(item, conversation_id)
@@ -302,7 +306,7 @@ class Page:
 
     def on_conversations_key(self, event: Any) -> None:
         target = event.target
-        renaming = str(target.dataset.renaming or "") if hasattr(target, "dataset") else ""
+        renaming = str(target.getAttribute("data-renaming") or "")
         if not renaming:
             return
         if event.key == "Enter":
@@ -343,7 +347,7 @@ class Page:
         self.app.select(provider_id, models[0] if models else "")
         if not provider.all_models:
             self.spawn(self.refresh_models(provider_id))
-        if el("app").dataset.side == "open":
+        if self.side_open():
             self.show_side(False)
 
     def after_provider_saved(self, provider_id: str) -> None:
@@ -411,7 +415,7 @@ class Page:
             self.copy(str(code.textContent), "Code copied.")
             return
         article = control.closest("article")
-        index = int(str(article.dataset.index or -1))
+        index = int(str(article.getAttribute("data-index") or -1))
         messages = self.app.conversation.messages
         if not 0 <= index < len(messages) or self.app.chats.busy:
             return
