@@ -50,7 +50,8 @@ from web.health import Health, HealthMonitor, HealthState
 from web.notices import Change, Listener, LogLine
 from web.providers import Dialect, Provider, Routing
 from web.routing import Router
-from web.store import AppState, Storage, load_state, save_state
+from web.keys import for_saving, restore_session_keys, save_session_keys, set_remembered
+from web.store import AppState, MemoryStorage, Storage, load_state, save_state
 from web.transport import Transport
 
 __all__ = ["App", "CompareRun", "ProviderDraft", "as_draft", "describe_stats"]
@@ -73,6 +74,7 @@ class App:
         origin: str = "",
         default_gateway_url: str = "",
         health_interval: float = 60.0,
+        session_storage: Storage | None = None,
     ) -> None:
         self.transport = transport
         self.storage = storage
@@ -81,6 +83,8 @@ class App:
         self.default_gateway_url = default_gateway_url.strip()
         loaded = load_state(storage, now=clock.now)
         self.state: AppState = loaded.state
+        self.session_storage = session_storage if session_storage is not None else MemoryStorage()
+        restore_session_keys(self.session_storage, self.state)
         self.problems: list[str] = list(loaded.problems)
         self.activity: deque[LogLine] = deque(maxlen=ACTIVITY_SIZE)
         self.listeners: list[Listener] = []
@@ -289,6 +293,7 @@ class App:
             provider.routing = routing
             provider.enabled = draft.enabled
             provider.manual_models = split_models(draft.manual_models)
+        set_remembered(provider, draft.remember_key)
         provider.validate()
         return provider
 
@@ -546,8 +551,10 @@ class App:
     def save_state(self) -> None:
         """Write providers, settings and remembered routes; raises `StorageFull`."""
         self.state.routes = self.router.remembered_routes()
+        saved, session_keys = for_saving(self.state)
         try:
-            save_state(self.storage, self.state)
+            save_state(self.storage, saved)
+            save_session_keys(self.session_storage, session_keys)
         except StorageFull:
             raise
         except Exception as error:  # a browser's own refusal, whatever its type

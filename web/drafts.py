@@ -22,6 +22,7 @@ class ProviderDraft:
     headers: str  # one `Name: value` per line
     manual_models: str  # comma or line separated
     enabled: bool = True
+    remember_key: bool = True  # False: the key is kept for this browser session only
 
 
 def parse_headers(text: str, problems: dict[str, str]) -> dict[str, str]:
@@ -56,6 +57,7 @@ def as_draft(provider: Provider) -> ProviderDraft:
         headers="\n".join(f"{k}: {v}" for k, v in provider.headers.items()),
         manual_models=", ".join(provider.manual_models),
         enabled=provider.enabled,
+        remember_key=provider.extra.get("key_storage") != "session",
     )
 
 

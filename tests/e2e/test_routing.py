@@ -167,7 +167,7 @@ def test_corrupt_saved_state_is_kept_aside_and_reported(
     open_app(page, detour.page_url)
     page.evaluate("localStorage.setItem('detour.state', '{\"version\": 2, \"providers\": [')")
     open_app(page, detour.page_url)
-    expect(page.get_by_text("could not be loaded")).to_be_visible()
+    expect(page.get_by_role("main").get_by_text("could not be loaded")).to_be_visible()
     keys = page.evaluate("Object.keys(localStorage)")
     backups = [k for k in keys if k.startswith("detour.state.corrupt-")]
     assert backups, keys

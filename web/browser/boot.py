@@ -44,6 +44,7 @@ async def start() -> None:
         random=random.random,
         origin=str(js.location.origin),
         config=config,
+        session_storage=LocalStorage(js.sessionStorage),
     )
     page = Page(app)
     page.wire()

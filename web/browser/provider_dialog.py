@@ -84,7 +84,6 @@ class ProviderDialog:
         template = get_template(template_id)
         if template is None:
             return
-        el("provider-dialog-title").textContent = f"Add {template.name}"
         self.fill(
             ProviderDraft(
                 template=template.id,
@@ -108,6 +107,7 @@ class ProviderDialog:
         el("pf-headers").value = draft.headers
         el("pf-models").value = draft.manual_models
         el("pf-enabled").checked = draft.enabled
+        el("pf-remember").checked = draft.remember_key
         for radio in js.document.querySelectorAll("input[name='pf-routing']"):
             radio.checked = radio.value == draft.routing
 
@@ -151,6 +151,7 @@ class ProviderDialog:
             headers=str(el("pf-headers").value),
             manual_models=str(el("pf-models").value),
             enabled=bool(el("pf-enabled").checked),
+            remember_key=bool(el("pf-remember").checked),
         )
 
     def save(self) -> None:
@@ -158,6 +159,7 @@ class ProviderDialog:
             provider = self.app.save_provider(self.read(), self.editing)
         except DetourError as error:
             el("pf-error").textContent = str(error)
+            announce(str(error))
             return
         self.close()
         self.on_saved(provider.id)
