@@ -47,10 +47,10 @@ from web.gateway import (
     probe,
 )
 from web.health import Health, HealthMonitor, HealthState
+from web.keys import for_saving, restore_session_keys, save_session_keys, set_remembered
 from web.notices import Change, Listener, LogLine
 from web.providers import Dialect, Provider, Routing
 from web.routing import Router
-from web.keys import for_saving, restore_session_keys, save_session_keys, set_remembered
 from web.store import AppState, MemoryStorage, Storage, load_state, save_state
 from web.transport import Transport
 
@@ -545,6 +545,38 @@ class App:
         self.log(summary)
         details = [*result.notes, *(f"skipped {s.label}: {s.reason}" for s in result.skipped)]
         return "\n".join([summary, *details])
+
+    # --- set-aside entries --------------------------------------------------------------
+
+    def export_set_aside(self, include_keys: bool = False) -> str:
+        from web.quarantine import export_text
+
+        return export_text(self.state.quarantine, include_keys)
+
+    def remove_set_aside(self, index: int) -> None:
+        entry = self.state.quarantine.pop(index)
+        try:
+            self.save_state()
+        except StorageFull:
+            self.state.quarantine.insert(index, entry)
+            raise
+        self.log(f"set-aside entry {entry.source} removed")
+        self.changed(Change.SETTINGS)
+
+    def load_set_aside(self, index: int, text: str) -> Provider:
+        """Load an edited set-aside entry as a provider; nothing changes if it is still wrong."""
+        from web.quarantine import load_edited
+
+        providers, quarantine = list(self.state.providers), list(self.state.quarantine)
+        provider = load_edited(self.state, index, text)
+        try:
+            self.save_state()
+        except StorageFull:
+            self.state.providers, self.state.quarantine = providers, quarantine
+            raise
+        self.log(f"{provider.name}: loaded from the set-aside entries")
+        self.changed(Change.PROVIDERS, Change.HEALTH, Change.SETTINGS)
+        return provider
 
     # --- saving -----------------------------------------------------------------------
 

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from playwright.sync_api import Locator, Page, expect
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from playwright.sync_api import Browser, Locator, Page, expect
+
+from tests.e2e.conftest import PageGuard, open_app
 
 PAGE_LOAD = 60_000
 
@@ -89,3 +95,19 @@ def chat(page: Page, text: str, model: str, *, type_it: bool = False) -> Locator
 def open_settings(page: Page) -> Locator:
     page.get_by_role("button", name="Settings").click()
     return page.get_by_role("dialog", name="Settings")
+
+
+@contextmanager
+def own_page(browser: Browser, url: str, **context: Any) -> Iterator[tuple[Page, PageGuard]]:
+    """A page of its own for a module's tests, with the same guard as every e2e test."""
+    made = browser.new_context(viewport={"width": 1280, "height": 800}, **context)
+    page = made.new_page()
+    found = PageGuard()
+    page.on("request", lambda request: found.on_request(request.url))
+    page.on("console", found.on_console)
+    page.on("pageerror", lambda error: found.errors.append(f"pageerror: {error}"))
+    open_app(page, url)
+    yield page, found
+    made.close()
+    assert found.outside == [], found.outside
+    assert found.unexpected_errors() == [], found.unexpected_errors()

@@ -131,3 +131,30 @@ def test_reply_preferences_travel_with_each_message(
         body = json.loads(sent["body"])
         assert body["messages"][0] == {"role": "system", "content": "Answer in one line."}
         assert (body["temperature"], body["max_tokens"]) == (0.3, 50)
+
+
+def test_set_aside_entries_can_be_exported_fixed_and_removed(
+    page: Page, detour: Detour, guard: PageGuard
+) -> None:
+    broken = [
+        {"id": "half", "name": "Half", "base_url": "ftp://nope", "api_key": "sk-hidden-9876"},
+        {"id": "junk", "name": "Junk", "base_url": "gopher://x"},
+    ]
+    open_app(page, detour.page_url)
+    document = json.dumps({"version": 2, "providers": broken})
+    page.evaluate("value => localStorage.setItem('detour.state', value)", document)
+    open_app(page, detour.page_url)
+    settings = open_settings(page)
+    settings.get_by_role("button", name="Export set-aside entries").click()
+    exported = settings.get_by_label("Providers JSON or a LiteLLM").input_value()
+    assert "ftp://nope" in exported and "sk-hidden-9876" not in exported
+    assert "sk-hidden-9876" not in page.content()
+    entry = settings.get_by_label("Entry providers[0]")
+    entry.fill(entry.input_value().replace("ftp://nope", "http://127.0.0.1:9/v1"))
+    settings.get_by_role("button", name="Load providers[0]").click()
+    expect(settings).to_contain_text("Half loaded.")
+    settings.get_by_role("button", name="Remove providers[0]").click()  # Junk moved up
+    expect(settings.get_by_role("region", name="Set aside")).to_be_hidden()
+    saved = json.loads(page.evaluate("localStorage.getItem('detour.state')"))
+    assert saved["quarantine"] == []
+    assert saved["providers"][0]["api_key"] == "sk-hidden-9876"

@@ -6,9 +6,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from web.app import App
-from web.browser.dom import announce, el
+from web.browser.dom import action_of, announce, clone, el, part
 from web.errors import DetourError
 from web.gateway import GatewayKind
+from web.quarantine import entry_text
 
 
 class SettingsDialog:
@@ -28,7 +29,52 @@ class SettingsDialog:
         el("set-max-tokens").value = "" if settings.max_tokens is None else settings.max_tokens
         el("set-gateway-result").textContent = ""
         el("set-transfer-result").textContent = ""
+        self.render_set_aside()
         self.dialog.showModal()
+
+    def render_set_aside(self) -> None:
+        """Each set-aside entry with its reason, its text (keys hidden) and its actions."""
+        entries = self.app.state.quarantine
+        el("set-quarantine").hidden = not entries
+        listing = el("quarantine-list")
+        listing.replaceChildren()
+        for index, entry in enumerate(entries):
+            item = clone("t-quarantined")
+            item.dataset.index = str(index)
+            part(item, ".what").textContent = f"{entry.source}: {entry.reason}"
+            text = part(item, "textarea")
+            text.value = entry_text(entry)
+            text.setAttribute("aria-label", f"Entry {entry.source}")
+            part(item, "[data-action='retry']").setAttribute("aria-label", f"Load {entry.source}")
+            part(item, "[data-action='remove']").setAttribute(
+                "aria-label", f"Remove {entry.source}"
+            )
+            listing.appendChild(item)
+
+    def on_set_aside(self, event: Any) -> None:
+        action, control = action_of(event)
+        if not action:
+            return
+        item = control.closest("[data-index]")
+        index = int(str(item.getAttribute("data-index")))
+        try:
+            if action == "remove":
+                self.app.remove_set_aside(index)
+                message = "Entry removed."
+            else:
+                provider = self.app.load_set_aside(index, str(part(item, "textarea").value))
+                message = f"{provider.name} loaded."
+        except DetourError as error:
+            part(item, ".what").textContent = str(error)
+            announce(str(error))
+            return
+        self.render_set_aside()
+        el("set-transfer-result").textContent = message
+        announce(message)
+
+    def export_set_aside(self) -> None:
+        el("set-transfer").value = self.app.export_set_aside(bool(el("set-export-keys").checked))
+        el("set-transfer-result").textContent = "The set-aside entries are in the box above."
 
     def close(self) -> None:
         el("set-gateway-token").value = ""  # no secret waits in a hidden field

@@ -114,6 +114,8 @@ class Page:
         self.on("settings-dialog", "cancel", lambda _e: self.settings_dialog.close())
         self.on("set-export", "click", lambda _e: self.settings_dialog.export())
         self.on("set-import", "click", lambda _e: self.settings_dialog.import_text())
+        self.on("set-export-aside", "click", lambda _e: self.settings_dialog.export_set_aside())
+        self.on("quarantine-list", "click", self.settings_dialog.on_set_aside)
         self.proxies.listen(js.document, "visibilitychange", self.on_visibility)
         self.provider_dialog.build_gallery()
 
