@@ -48,6 +48,7 @@ from web.gateway import (
 )
 from web.health import Health, HealthMonitor, HealthState
 from web.keys import for_saving, restore_session_keys, save_session_keys, set_remembered
+from web.model_lists import ModelLists, set_apart
 from web.notices import Change, Listener, LogLine
 from web.providers import Dialect, Provider, Routing
 from web.routing import Router
@@ -85,6 +86,8 @@ class App:
         self.state: AppState = loaded.state
         self.session_storage = session_storage if session_storage is not None else MemoryStorage()
         restore_session_keys(self.session_storage, self.state)
+        self.model_lists = ModelLists(storage)
+        self.model_lists.restore(self.state.providers)
         self.problems: list[str] = list(loaded.problems)
         self.activity: deque[LogLine] = deque(maxlen=ACTIVITY_SIZE)
         self.listeners: list[Listener] = []
@@ -584,7 +587,9 @@ class App:
         """Write providers, settings and remembered routes; raises `StorageFull`."""
         self.state.routes = self.router.remembered_routes()
         saved, session_keys = for_saving(self.state)
+        saved, apart = set_apart(saved)
         try:
+            self.model_lists.save(apart)
             save_state(self.storage, saved)
             save_session_keys(self.session_storage, session_keys)
         except StorageFull:

@@ -6,6 +6,7 @@ each test starts from a fresh conversation. Stand-ins on loopback play the provi
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 
@@ -339,3 +340,43 @@ def test_one_polite_live_region_announces_the_finished_reply_only(page_: Page) -
     expect(live).to_have_attribute("aria-live", "polite")
     chat(page, "announce", "md-model")
     expect(live).to_have_text("Reply from Std finished.")
+
+
+# --- soak ---------------------------------------------------------------------------------
+
+
+def counts(page: Page) -> dict[str, int]:
+    return dict(json.loads(page.evaluate("window.detourPage()")))
+
+
+TOGGLE = """async (rounds) => {
+  const frame = () => new Promise(r => requestAnimationFrame(() => r()));
+  for (let i = 0; i < rounds; i++) {
+    const item = [...document.querySelectorAll("#providers li")]
+      .find(li => li.textContent.includes("Std"));
+    item.querySelector("[data-action='toggle']").click();
+    await frame();
+    document.querySelector("#providers [data-action='pick']").click();
+    await frame();
+  }
+}"""
+
+
+def test_hundreds_of_renders_leave_heap_and_proxies_flat(page_: Page) -> None:
+    page = page_
+    page.set_viewport_size({"width": 1280, "height": 800})
+    cdp = page.context.new_cdp_session(page)
+
+    def heap() -> int:
+        cdp.send("HeapProfiler.collectGarbage")
+        return int(cdp.send("Runtime.getHeapUsage")["usedSize"])
+
+    page.evaluate(TOGGLE, 40)  # warm up: caches, lazily built nodes
+    before, heap_before = counts(page), heap()
+    page.evaluate(TOGGLE, 300)
+    after, heap_after = counts(page), heap()
+    assert after["renders"] - before["renders"] >= 300
+    assert after["proxies"] == before["proxies"]
+    assert after["objects"] - before["objects"] < 2_000, (before, after)
+    assert heap_after - heap_before < 2_000_000, (heap_before, heap_after)
+    pick_model(page, "md-model")

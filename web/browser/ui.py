@@ -353,6 +353,8 @@ class Page:
             self.show_side(False)
 
     def after_provider_saved(self, provider_id: str) -> None:
+        if self.side_open():
+            self.show_side(False)  # back to the chat, with the new provider chosen
         self.app.select(provider_id, "")
         self.spawn(self.refresh_models(provider_id))
         self.spawn(self.app.check_health(provider_id))

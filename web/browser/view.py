@@ -96,30 +96,49 @@ def model_groups(
     query: str = "",
     limit: int = PICKER_LIMIT,
 ) -> list[ModelGroup]:
-    """Enabled providers' models, filtered by every word of `query`, grouped by provider."""
+    """Enabled providers' models, filtered by every word of `query`, grouped by provider.
+
+    A word found in the provider's name matches all its models; the rest are looked
+    for in each model id (lower-cased once per list, then cached).
+    """
     words = query.lower().split()
     groups: list[ModelGroup] = []
     for provider in providers:
         if not provider.enabled:
             continue
+        models = models_of(provider)
         name = provider.name.lower()
-        shown: list[str] = []
-        matched = 0
-        for model in models_of(provider):
-            text = f"{name} {model.lower()}"
-            if all(w in text for w in words):
-                matched += 1
-                if len(shown) < limit:
-                    shown.append(model)
-        if matched or not words:
+        rest = [w for w in words if w not in name]
+        if rest:
+            lowered = _lowered(models)
+            hits = [
+                m for m, low in zip(models, lowered, strict=True) if all(w in low for w in rest)
+            ]
+        else:
+            hits = models
+        if hits or not words:
             health = health_of(provider.id)
             label = f"{provider.name} · {health.state.value}"
-            groups.append(
-                ModelGroup(
-                    provider.id, label, health.state.value, tuple(shown), matched - len(shown)
-                )
-            )
+            shown = tuple(hits[:limit])
+            more = len(hits) - len(shown)
+            groups.append(ModelGroup(provider.id, label, health.state.value, shown, more))
     return groups
+
+
+_LOWERED: dict[int, tuple[list[str], list[str]]] = {}
+
+
+def _lowered(models: list[str]) -> list[str]:
+    if len(models) < 500:  # cheap enough to lower each time
+        return [m.lower() for m in models]
+    cached = _LOWERED.get(id(models))
+    if cached is not None and cached[0] is models and len(cached[1]) == len(models):
+        return cached[1]
+    if len(_LOWERED) > 256:
+        _LOWERED.clear()
+    lowered = [m.lower() for m in models]
+    _LOWERED[id(models)] = (models, lowered)
+    return lowered
 
 
 def clock_time(at: float) -> str:
