@@ -42,8 +42,9 @@ check: install               ## lint, format check and type check
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy web gateway
 
-bench: install               ## gateway speed: direct vs relay vs LiteLLM path vs stock proxy
+bench: install               ## gateway speed (direct, relay, LiteLLM path, stock proxy); the page's core at scale
 	$(PY) bench/gateway_bench.py
+	$(PY) bench/page_bench.py
 
 clean:
 	rm -rf dist .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov

@@ -8,6 +8,10 @@ refused key comes back without CORS headers.
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -250,3 +254,30 @@ def test_code_in_a_reply_is_shown_as_a_code_block_and_never_as_html(
         expect(page.get_by_label("Assistant").last.locator("pre code")).to_have_text(
             "print('<b>hi</b>')"
         )
+
+
+def test_the_gateway_going_away_and_coming_back_shows_within_two_intervals(
+    page: Page, guard: PageGuard
+) -> None:
+    """The gateway exits; `make run` starts it again; the badge follows both (interval 1 s)."""
+    from tests.e2e.test_demo import _gateway_pids, _status
+
+    guard.expected_errors.extend(("Failed to load resource", "ERR_CONNECTION_REFUSED"))
+    fast = start_detour({"DETOUR_HEALTH_INTERVAL": "1"})
+    try:
+        open_app(page, fast.page_url)
+        badge = page.get_by_text(re.compile("^gateway: "))
+        expect(badge).to_have_text("gateway: ready", timeout=PAGE_LOAD)
+        (gateway,) = _gateway_pids(fast.process.pid)
+        os.kill(gateway, signal.SIGKILL)
+        expect(badge).to_have_text("gateway: unreachable", timeout=2_000 + 3_000)  # 2 intervals
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if _status(fast.gateway_url + "/health") == 200:
+                    break
+            except OSError:
+                time.sleep(0.2)
+        expect(badge).to_have_text("gateway: ready", timeout=2_000 + 3_000)
+    finally:
+        stop_detour(fast)

@@ -1153,3 +1153,33 @@ def test_bad_preferences_are_refused_naming_the_field_and_nothing_is_saved(
     assert field in refused.value.problems
     assert str(refused.value).startswith("Settings are invalid")
     assert storage.data == {}
+
+
+async def test_a_passing_check_clears_a_could_not_be_reached_note(
+    net: Net, clock: FakeClock
+) -> None:
+    net.on(ZAI_MODELS, Unreachable("Failed to fetch"), models("glm-4.6"))
+    app = make_app(
+        net, clock, seeded(make_provider(routing=Routing.DIRECT)), default_gateway_url=""
+    )
+    with pytest.raises(RouteError):
+        await app.refresh_models("zai")
+    assert app.notes["zai"] and "zai" in app.failed_notes
+    await app.check_health("zai")
+    assert "zai" not in app.notes
+
+
+async def test_the_gateway_badge_follows_each_health_check(net: Net, clock: FakeClock) -> None:
+    app = make_app(net, clock)
+    await app.refresh_gateway()
+    assert app.gateway_status is not None and app.gateway_status.kind is GatewayKind.DETOUR
+    net.on(GATEWAY_HEALTH, Unreachable("gone"))
+    heard: list[Change] = []
+    app.listeners.append(heard.append)
+    await app.check_health(GATEWAY_PROVIDER_ID)
+    assert app.gateway_status.kind is GatewayKind.UNREACHABLE  # after one failed check
+    assert Change.HEALTH in heard
+    for _ in range(3):
+        await app.check_health(GATEWAY_PROVIDER_ID)
+    health = app.health(GATEWAY_PROVIDER_ID)
+    assert health.next_check_at - clock.now() == app.monitor.interval  # no backing off

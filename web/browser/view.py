@@ -109,13 +109,13 @@ def model_groups(
         models = models_of(provider)
         name = provider.name.lower()
         rest = [w for w in words if w not in name]
+        hits = models
         if rest:
             lowered = _lowered(models)
-            hits = [
-                m for m, low in zip(models, lowered, strict=True) if all(w in low for w in rest)
-            ]
-        else:
-            hits = models
+            found = [i for i, low in enumerate(lowered) if rest[0] in low]
+            for word in rest[1:]:
+                found = [i for i in found if word in lowered[i]]
+            hits = [models[i] for i in found]
         if hits or not words:
             health = health_of(provider.id)
             label = f"{provider.name} · {health.state.value}"
