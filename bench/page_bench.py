@@ -16,19 +16,20 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from web.app import App  # noqa: E402
-from web.browser.view import model_groups  # noqa: E402
-from web.chat import ChatSession, Conversation  # noqa: E402
-from web.clock import FakeClock  # noqa: E402
-from web.conversations import Conversations  # noqa: E402
-from web.providers import Provider, Routing  # noqa: E402
-from web.routing import Router  # noqa: E402
-from web.store import AppState, MemoryStorage, save_state  # noqa: E402
-from web.transport import MemoryResponse, MockTransport, Request  # noqa: E402
+from web.app import App
+from web.browser.view import model_groups
+from web.chat import ChatSession, Conversation
+from web.clock import FakeClock
+from web.conversations import Conversations
+from web.providers import Provider, Routing
+from web.routing import Router
+from web.store import AppState, MemoryStorage, save_state
+from web.transport import MemoryResponse, MockTransport
 
 PROVIDERS = 1_000
 MODELS = 50_000  # over 50 providers, 1,000 each
@@ -103,7 +104,7 @@ def bench_conversations() -> list[str]:
             store.current().add("user" if n % 2 == 0 else "assistant", "y" * 500)
         store.save(active)
         storage.writes = 0
-        ms = timed(lambda active=active: store.save(active))  # type: ignore[misc]
+        ms = timed(partial(store.save, active))
         lines.append(
             f"- saving a conversation of {history} messages among 200 others: {ms:.2f} ms, "
             f"writes {storage.writes / 5 / 1e3:.0f} KB (the others are not rewritten)"
