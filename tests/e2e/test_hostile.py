@@ -73,7 +73,8 @@ def shared(
         found.expected_errors.extend(("Failed to load resource", "ERR_", "QuotaExceeded"))
         for kind, (url, _app) in stand_ins.items():
             add_provider(page, name=kind.replace("_", " ").title(), base_url=url)
-            expect(model_box(page)).to_have_value(f"{kind}-model", timeout=PAGE_LOAD)
+            model = "long-model" if kind == "slow" else f"{kind}-model"
+            expect(model_box(page)).to_have_value(model, timeout=PAGE_LOAD)
         yield page, found
 
 

@@ -70,8 +70,10 @@ def render_providers(app: App) -> None:
         pick.setAttribute("aria-pressed", "true" if provider.id == active else "false")
         part(item, ".meta").textContent = f"{word} · {provider_meta(health, route)}"
         note = provider_note(health, app.notes.get(provider.id, ""))
-        part(item, ".note").textContent = note
-        part(item, ".note").hidden = not note
+        line = part(item, ".note")
+        line.textContent = note
+        line.hidden = not note
+        line.classList.toggle("bad", bool(health.last_error) or provider.id in app.failed_notes)
         toggle = part(item, "[data-action='toggle']")
         edit = part(item, "[data-action='edit']")
         if provider.id == GATEWAY_PROVIDER_ID:

@@ -177,7 +177,8 @@ class Page:
         if provider is None:
             line.textContent = "Add a provider to start, or set a gateway in Settings."
             return
-        note = self.app.notes.get(provider.id, "")
+        failed = provider.id in self.app.failed_notes
+        note = self.app.notes.get(provider.id, "") if failed else ""
         line.textContent = f"{provider.name} · {route_of(self.app, provider)}" + (
             f" — {note}" if note else ""
         )
@@ -406,6 +407,7 @@ class Page:
         el("compare-view").hidden = not self.comparing
         el("chat-view").hidden = self.comparing
         el("picker").hidden = self.comparing
+        el("route-line").hidden = self.comparing
         if self.comparing:
             self.set_editing(False)
             self.compare.render()
