@@ -87,7 +87,7 @@ class App:
         self.session_storage = session_storage if session_storage is not None else MemoryStorage()
         restore_session_keys(self.session_storage, self.state)
         self.model_lists = ModelLists(storage)
-        self.model_lists.restore(self.state.providers)
+        inline = self.model_lists.restore(self.state.providers)
         self.problems: list[str] = list(loaded.problems)
         self.activity: deque[LogLine] = deque(maxlen=ACTIVITY_SIZE)
         self.listeners: list[Listener] = []
@@ -101,6 +101,9 @@ class App:
         self.chats = Chats(self)
         self.router = Router(transport, self.gateway_config, clock, on_event=self._on_event)
         self.router.load_remembered(self.state.routes)
+        if inline:  # saved by an earlier version: move the long lists out once
+            with contextlib.suppress(StorageFull):
+                self.save_state()
         self.monitor = HealthMonitor(
             self.router,
             self.providers,

@@ -43,9 +43,12 @@ class ModelLists:
                 self.storage.set(PREFIX + provider_id, json.dumps(models))
                 self._written[provider_id] = stamp
 
-    def restore(self, providers: list[Provider]) -> None:
+    def restore(self, providers: list[Provider]) -> bool:
+        """Read the lists saved apart; True when a long list is still inside the state."""
+        inline = False
         for provider in providers:
             if not provider.extra.pop(MARK, False):
+                inline = inline or len(provider.models) > INLINE_LIMIT
                 continue
             try:
                 models = json.loads(self.storage.get(PREFIX + provider.id) or "[]")
@@ -54,3 +57,4 @@ class ModelLists:
             if isinstance(models, list):
                 provider.models = [m for m in models if isinstance(m, str)]
                 self._written[provider.id] = (id(provider.models), len(provider.models))
+        return inline

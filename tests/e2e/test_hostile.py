@@ -202,3 +202,41 @@ def test_markup_in_names_and_replies_is_shown_as_text(page_: Page) -> None:
     assert page.locator("img, b").count() == 0
     saved = json.loads(page.evaluate("localStorage.getItem('detour.state')"))
     assert any(p["name"] == "<img src=x onerror=boom()>" for p in saved["providers"])
+
+
+SEED_SCALE = """() => {
+  const providers = [];
+  for (let i = 0; i < 1000; i++) {
+    const models = i < 50 ? Array.from({length: 1000}, (_, m) => `model-${i}-${m}`) : [];
+    providers.push({id: `p${i}`, name: `Provider ${i}`, base_url: "http://127.0.0.1:9/v1",
+                    enabled: i < 50, routing: "direct", models});
+  }
+  localStorage.setItem("detour.state", JSON.stringify({version: 2, providers,
+    settings: {active_provider: "p0", active_model: "model-0-0"}}));
+}"""
+
+
+def test_1000_providers_and_50000_models_keep_the_page_quick(
+    browser: Browser, detour: Detour
+) -> None:
+    with own_page(browser, detour.page_url) as (page, found):
+        found.expected_errors.extend(("Failed to load resource", "ERR_"))
+        page.evaluate(SEED_SCALE)
+        open_app(page, detour.page_url, timeout=120_000)
+        start = time.monotonic()
+        page.get_by_role("button", name="Settings").click()
+        expect(page.get_by_role("dialog", name="Settings")).to_be_visible(timeout=10_000)
+        opened = time.monotonic() - start
+        page.get_by_role("dialog", name="Settings").get_by_role(
+            "button", name="Close"
+        ).first.click()
+        start = time.monotonic()
+        box = model_box(page)
+        box.click()
+        box.fill("model-49-999")
+        page.get_by_role("option", name="model-49-999").click()
+        expect(box).to_have_value("model-49-999")
+        picked = time.monotonic() - start
+        assert opened < 3 and picked < 5, (opened, picked)
+        state = page.evaluate("localStorage.getItem('detour.state')")
+        assert len(state) < 400_000  # the long model lists live apart

@@ -30,3 +30,12 @@ def test_the_long_list_comes_back_on_reload(net: Net, clock: FakeClock) -> None:
     again = make_app(net, clock, storage)
     assert len(again.state.providers[0].models) == 1_000
     assert "models_saved_apart" not in again.state.providers[0].extra
+
+
+def test_a_long_list_saved_inside_the_state_is_moved_apart_at_load(
+    net: Net, clock: FakeClock
+) -> None:
+    storage = seeded(make_provider(models=[f"m{i}" for i in range(1_000)]))
+    make_app(net, clock, storage)
+    assert saved(storage)["providers"][0]["models"] == []
+    assert PREFIX + "zai" in storage.data
