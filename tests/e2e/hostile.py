@@ -70,9 +70,8 @@ def hostile(kind: str, *, size: int = 0, piece: int = 4096, pace: float = 0.0) -
         if kind == "html":
             page = "<html><body><h1>Welcome to Hotel Wi-Fi</h1>Please log in.</body></html>"
             return Response(page, media_type="text/html", headers=headers)
-        return StreamingResponse(
-            _body(kind, size, piece, pace), "text/event-stream", headers=headers
-        )
+        body = _body(kind, size, piece, pace)
+        return StreamingResponse(body, media_type="text/event-stream", headers=headers)
 
     app = Starlette(
         routes=[

@@ -1,6 +1,6 @@
 """How the page looks and holds up: axe-core in light and dark, screenshots, a soak.
 
-Screenshots go to test-results/screens/ (git-ignored) for a person to look at.
+Screenshots go to test-screens/ (git-ignored) for a person to look at.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from tests.e2e.conftest import ROOT, Detour, PageGuard, open_app
 from tests.e2e.people import PAGE_LOAD, add_provider, chat, model_box
 from tests.gateway.standins import openai_standin, serve
 
-SCREENS = ROOT / "test-results" / "screens"
+SCREENS = ROOT / "test-screens"  # git-ignored; pytest-playwright wipes test-results/
 AXE = ROOT / "vendor" / "axe" / "axe.min.js"
 REPLY = "Here is a plan:\n\n1. Measure\n2. **Cut**\n\n```sh\nmake test\n```\n\nSee [docs](http://127.0.0.1:9/)."
 SERIOUS = """async () => {

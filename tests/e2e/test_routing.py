@@ -121,6 +121,8 @@ def test_a_refused_key_hidden_by_cors_is_reported_as_an_auth_error(
     assert "sk-wrong" not in reply.inner_text()
     stored = json.loads(page.evaluate("localStorage.getItem('detour.state')"))
     assert stored["routes"] == {}
+    page.get_by_text("Activity").click()
+    expect(page.get_by_label("Activity log")).not_to_contain_text("using gateway")
 
 
 def test_a_gateway_routed_provider_that_is_down_gets_a_clear_error(

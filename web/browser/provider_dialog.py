@@ -128,7 +128,9 @@ class ProviderDialog:
             names = ", ".join(template.optional_headers)
             note += f" Optional headers ({names}) are left out: they force a CORS preflight."
         el("pf-template-note").textContent = note.strip()
-        if not template.needs_key:
+        if template.id == "custom":
+            help_line.textContent = "Paste the key your server expects, if it needs one."
+        elif not template.needs_key:
             help_line.textContent = "No key needed for a local server."
         elif template.key_url:
             help_line.appendChild(js.document.createTextNode("Get a key at "))
