@@ -61,12 +61,14 @@ def hostile(kind: str, *, size: int = 0, piece: int = 4096, pace: float = 0.0) -
         await request.body()
         state["chats"] += 1
         headers = _cors(request)
-        if kind == "hang":
+        if kind == "hang":  # held open until the browser lets go of the request
             state["open"] += 1
             try:
-                await asyncio.sleep(3600)
+                while not await request.is_disconnected():
+                    await asyncio.sleep(0.05)
             finally:
                 state["open"] -= 1
+            return Response(status_code=499)
         if kind == "html":
             page = "<html><body><h1>Welcome to Hotel Wi-Fi</h1>Please log in.</body></html>"
             return Response(page, media_type="text/html", headers=headers)

@@ -9,6 +9,7 @@ from web.browser.view import (
     as_choice,
     clock_time,
     compare_choices,
+    display_blocks,
     gateway_badge,
     health_word,
     model_groups,
@@ -103,3 +104,17 @@ def test_compare_choices_round_trip() -> None:
 def test_clock_time_is_hours_minutes_seconds() -> None:
     at = time.mktime((2026, 12, 1, 14, 5, 9, 0, 0, -1))
     assert clock_time(at) == "14:05:09"
+
+
+def test_display_blocks_end_lines_and_keep_the_unfinished_rest() -> None:
+    assert display_blocks("one\ntwo\nthr") == (["one\ntwo\n"], "thr")
+    assert display_blocks("no newline yet") == ([], "no newline yet")
+
+
+def test_display_blocks_cut_long_lines_at_a_space_and_lose_nothing() -> None:
+    text = ("word " * 10_000) + "end"
+    blocks, rest = display_blocks(text, size=1_000)
+    assert all(len(b) <= 1_000 for b in blocks) and all(b.endswith(" ") for b in blocks)
+    assert "".join(blocks) + rest == text
+    solid = "x" * 2_500
+    assert display_blocks(solid, size=1_000) == (["x" * 1_000, "x" * 1_000], "x" * 500)

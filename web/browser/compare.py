@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 
 from web.app import App, CompareRun
@@ -91,8 +92,12 @@ class CompareView:
 
     async def consume(self, run: CompareRun, writer: ReplyWriter) -> None:
         footer, error, route = "", "", ""
+        paused = time.monotonic()
         try:
             async for update in run.updates:
+                if time.monotonic() - paused > 0.012:
+                    await asyncio.sleep(0.001)  # let the browser paint and take input
+                    paused = time.monotonic()
                 if isinstance(update, TextDelta):
                     writer.add_text(update.text)
                 elif isinstance(update, ReasoningDelta):

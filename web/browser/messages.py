@@ -13,7 +13,7 @@ import js
 
 from web.browser.dom import clone, el, make, part
 from web.browser.richtext import fill
-from web.browser.view import reply_footer, reply_header
+from web.browser.view import display_blocks, reply_footer, reply_header
 from web.chat import Message
 
 
@@ -68,6 +68,9 @@ class ReplyWriter:
         self.schedule = schedule
         self.body = part(node, ".body")
         self.stream = make("div", class_="streaming")
+        self.tail = make("div")  # the unfinished last block; finished ones go before it
+        self.tail_text = ""
+        self.stream.appendChild(self.tail)
         self.body.replaceChildren(self.stream)
         self.thinking = part(node, ".reasoning")
         self.text: list[str] = []  # waiting for the next frame
@@ -89,8 +92,11 @@ class ReplyWriter:
     def flush(self) -> None:
         """Append what arrived since the last frame as new text nodes."""
         if self.text:
-            self.stream.appendChild(js.document.createTextNode("".join(self.text)))
+            blocks, self.tail_text = display_blocks(self.tail_text + "".join(self.text))
             self.text.clear()
+            for block in blocks:
+                self.stream.insertBefore(make("div", block), self.tail)
+            self.tail.textContent = self.tail_text
             self.node.dataset.chunks = str(self.chunks)
         if self.reasoning:
             self.thinking.hidden = False

@@ -7,6 +7,7 @@ from typing import Any
 import js
 
 from web.browser.dom import clone, make, part
+from web.browser.view import display_blocks
 from web.markdown import FORMAT_LIMIT, TEXT, Node, render
 
 ALLOWED = {
@@ -18,8 +19,12 @@ ALLOWED = {
 def fill(target: Any, text: str) -> None:
     """Replace `target`'s children with `text` rendered as Markdown (plain text when huge)."""
     target.replaceChildren()
-    if len(text) > FORMAT_LIMIT:
-        target.appendChild(make("div", text, class_="streaming"))
+    if len(text) > FORMAT_LIMIT:  # plain text, in blocks the browser lays out one by one
+        box = make("div", class_="streaming")
+        blocks, rest = display_blocks(text)
+        for block in [*blocks, rest]:
+            box.appendChild(make("div", block))
+        target.appendChild(box)
         return
     fragment = js.document.createDocumentFragment()
     for node in render(text):

@@ -6,6 +6,8 @@ delegated listener per list (wired in `ui.py`), never a proxy per item.
 
 from __future__ import annotations
 
+from typing import Any
+
 from web.app import App
 from web.browser.dom import clone, el, make, part
 from web.browser.view import (
@@ -50,41 +52,70 @@ def route_of(app: App, provider: Provider) -> str:
     )
 
 
-def render_providers(app: App) -> None:
-    listing = el("providers")
-    listing.replaceChildren()
-    active = app.state.settings.active_provider
-    for provider in app.providers():
-        health = app.health(provider.id)
-        word = health_word(health, provider.enabled)
-        route = route_of(app, provider)
-        item = clone("t-provider")
-        item.dataset.provider = provider.id
-        item.classList.add(f"tone-{word}")
-        if not provider.enabled:
-            item.classList.add("disabled")
-        item.setAttribute("aria-current", "true" if provider.id == active else "false")
-        pick = part(item, "[data-action='pick']")
-        part(pick, ".name").textContent = provider.name
-        pick.setAttribute("aria-label", f"{provider.name}, {word}, {route}")
-        pick.setAttribute("aria-pressed", "true" if provider.id == active else "false")
-        part(item, ".meta").textContent = f"{word} · {provider_meta(health, route)}"
-        note = provider_note(health, app.notes.get(provider.id, ""))
-        line = part(item, ".note")
-        line.textContent = note
-        line.hidden = not note
-        line.classList.toggle("bad", bool(health.last_error) or provider.id in app.failed_notes)
-        toggle = part(item, "[data-action='toggle']")
-        edit = part(item, "[data-action='edit']")
-        if provider.id == GATEWAY_PROVIDER_ID:
-            toggle.remove()
-            edit.remove()
-        else:
-            toggle.textContent = "Disable" if provider.enabled else "Enable"
-            label = f"{'Disable' if provider.enabled else 'Enable'} {provider.name}"
-            toggle.setAttribute("aria-label", label)
-            edit.setAttribute("aria-label", f"Edit {provider.name}")
-        listing.appendChild(item)
+class ProviderList:
+    """The provider list; an item is rebuilt only when what it shows changed."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, tuple[tuple[object, ...], Any]] = {}
+        self._order: list[Any] = []
+
+    def render(self, app: App) -> None:
+        active = app.state.settings.active_provider
+        items: dict[str, tuple[tuple[object, ...], Any]] = {}
+        order: list[Any] = []
+        for provider in app.providers():
+            health = app.health(provider.id)
+            word = health_word(health, provider.enabled)
+            route = route_of(app, provider)
+            note = provider_note(health, app.notes.get(provider.id, ""))
+            bad = bool(health.last_error) or provider.id in app.failed_notes
+            meta = f"{word} · {provider_meta(health, route)}"
+            key = (provider.name, provider.enabled, word, route, meta, note, bad,
+                   provider.id == active)  # fmt: skip
+            cached = self._items.get(provider.id)
+            node = cached[1] if cached and cached[0] == key else None
+            if node is None:
+                node = provider_item(provider, word, route, meta, note, bad, active)
+            items[provider.id] = (key, node)
+            order.append(node)
+        self._items = items
+        if len(order) != len(self._order) or any(
+            a is not b for a, b in zip(order, self._order, strict=True)
+        ):
+            el("providers").replaceChildren(*order)
+        self._order = order
+
+
+def provider_item(
+    provider: Provider, word: str, route: str, meta: str, note: str, bad: bool, active: str
+) -> Any:
+    """One provider's entry: pick button with health, road and latency, toggle, edit."""
+    item = clone("t-provider")
+    item.dataset.provider = provider.id
+    item.classList.add(f"tone-{word}")
+    if not provider.enabled:
+        item.classList.add("disabled")
+    item.setAttribute("aria-current", "true" if provider.id == active else "false")
+    pick = part(item, "[data-action='pick']")
+    part(pick, ".name").textContent = provider.name
+    pick.setAttribute("aria-label", f"{provider.name}, {word}, {route}")
+    pick.setAttribute("aria-pressed", "true" if provider.id == active else "false")
+    part(item, ".meta").textContent = meta
+    line = part(item, ".note")
+    line.textContent = note
+    line.hidden = not note
+    line.classList.toggle("bad", bad)
+    toggle = part(item, "[data-action='toggle']")
+    edit = part(item, "[data-action='edit']")
+    if provider.id == GATEWAY_PROVIDER_ID:
+        toggle.remove()
+        edit.remove()
+    else:
+        toggle.textContent = "Disable" if provider.enabled else "Enable"
+        label = f"{'Disable' if provider.enabled else 'Enable'} {provider.name}"
+        toggle.setAttribute("aria-label", label)
+        edit.setAttribute("aria-label", f"Edit {provider.name}")
+    return item
 
 
 def render_gateway(app: App) -> None:

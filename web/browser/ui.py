@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -29,10 +30,10 @@ from web.browser.picker import ModelPicker
 from web.browser.provider_dialog import ProviderDialog
 from web.browser.settings_dialog import SettingsDialog
 from web.browser.sidebar import (
+    ProviderList,
     render_activity,
     render_conversations,
     render_gateway,
-    render_providers,
     route_of,
 )
 from web.browser.view import reply_header, stats_dict
@@ -41,6 +42,8 @@ from web.dialects import ReasoningDelta, TextDelta
 from web.drafts import describe_stats
 from web.errors import DetourError
 from web.notices import Change
+
+YIELD_EVERY = 0.012  # seconds of reply handling before the browser gets a turn
 
 
 class Page:
@@ -58,6 +61,7 @@ class Page:
         self.comparing = False
         self.undo: Callable[[], None] | None = None
         self.picker = ModelPicker(app)
+        self.provider_list = ProviderList()
         self.provider_dialog = ProviderDialog(app, self.after_provider_saved)
         self.settings_dialog = SettingsDialog(app, self.spawn)
         self.compare = CompareView(app, self.schedule)
@@ -156,7 +160,7 @@ class Page:
         if Change.CONVERSATIONS in dirty:
             render_conversations(app)
         if dirty & {Change.PROVIDERS, Change.HEALTH, Change.SETTINGS}:
-            render_providers(app)
+            self.provider_list.render(app)
             render_gateway(app)
             self.render_route_line()
             self.picker.show_value()
@@ -505,9 +509,13 @@ class Page:
         scroll_to_end(force=True)
         self.writer = writer = ReplyWriter(node, self.schedule)
         footer = error = route = unsaved = ""
+        paused = time.monotonic()
         try:
             async for update in updates:
                 self.take(writer, update)
+                if time.monotonic() - paused > YIELD_EVERY:
+                    await asyncio.sleep(0.001)  # let the browser paint and take input
+                    paused = time.monotonic()
                 if isinstance(update, ReplyStats):
                     footer = describe_stats(stats_dict(update))
                     error, unsaved = update.error, update.unsaved

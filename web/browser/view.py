@@ -141,6 +141,31 @@ def _lowered(models: list[str]) -> list[str]:
     return lowered
 
 
+DISPLAY_BLOCK = 8_192  # characters per block of a streaming or very long reply
+
+
+def display_blocks(text: str, size: int = DISPLAY_BLOCK) -> tuple[list[str], str]:
+    """Finished blocks of `text` (each ends a line, or is `size` long at a space) and the rest.
+
+    The page appends each finished block as its own element, so the browser lays
+    out only what is new: a long reply costs time linear in its length.
+    """
+    blocks: list[str] = []
+    start = 0
+    while len(text) - start >= size or text.find("\n", start) >= 0:
+        end = text.rfind("\n", start, start + size)
+        if end < 0 and len(text) - start < size:
+            end = text.find("\n", start)
+        if end >= 0:
+            end += 1
+        else:
+            space = text.rfind(" ", start + size // 2, start + size)
+            end = space + 1 if space >= 0 else start + size
+        blocks.append(text[start:end])
+        start = end
+    return blocks, text[start:]
+
+
 def clock_time(at: float) -> str:
     """A time of day, "14:05:09", in the browser's time zone."""
     return time.strftime("%H:%M:%S", time.localtime(at))
