@@ -15,12 +15,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from web.chat import Conversation
+from web.errors import StorageFull
 from web.store import Storage, unique_key
 
 INDEX_KEY = "detour.conversations"
 ITEM_PREFIX = "detour.conversation."
 LEGACY_KEY = "detour.conversation"
 TITLE_LENGTH = 48
+# Browsers give a site about 5 million characters of storage; a conversation longer
+# than this cannot be saved, so it is refused before the costly serialising.
+SAVE_LIMIT = 4_500_000
 
 
 def item_key(conversation_id: str) -> str:
@@ -110,6 +114,13 @@ class Conversations:
     def save(self, conversation_id: str, provider_id: str = "", model: str = "") -> None:
         """Write one conversation and the index line that names it."""
         conversation = self.get(conversation_id)
+        size = sum(len(m.content) + len(m.reasoning) for m in conversation.messages)
+        if size > SAVE_LIMIT:
+            raise StorageFull(
+                f"The browser refused to save this conversation: at {size:,} characters it is "
+                "larger than a browser keeps for a site",
+                hint="start a new chat; export what you need to keep",
+            )
         entry = self.entry(conversation_id)
         if entry is None:
             first = next((m.content for m in conversation.messages if m.role == "user"), "")

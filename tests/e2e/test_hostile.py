@@ -230,9 +230,13 @@ def test_1000_providers_and_50000_models_keep_the_page_quick(
         found.expected_errors.extend(("Failed to load resource", "ERR_"))
         page.evaluate(SEED_SCALE)
         open_app(page, detour.page_url, timeout=120_000)
+        settings = page.get_by_role("dialog", name="Settings")
+        page.get_by_role("button", name="Settings").click()  # first: while the page starts
+        expect(settings).to_be_visible(timeout=30_000)
+        settings.get_by_role("button", name="Close").first.click()
         start = time.monotonic()
         page.get_by_role("button", name="Settings").click()
-        expect(page.get_by_role("dialog", name="Settings")).to_be_visible(timeout=10_000)
+        expect(settings).to_be_visible(timeout=10_000)
         opened = time.monotonic() - start
         page.get_by_role("dialog", name="Settings").get_by_role(
             "button", name="Close"
@@ -244,6 +248,7 @@ def test_1000_providers_and_50000_models_keep_the_page_quick(
         page.get_by_role("option", name="model-49-999").click()
         expect(box).to_have_value("model-49-999")
         picked = time.monotonic() - start
-        assert opened < 3 and picked < 5, (opened, picked)
+        print(f"settings opened in {opened:.2f} s, a model picked in {picked:.2f} s")
+        assert opened < 2 and picked < 4, (opened, picked)
         state = page.evaluate("localStorage.getItem('detour.state')")
         assert len(state) < 400_000  # the long model lists live apart

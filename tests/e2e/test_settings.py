@@ -158,3 +158,25 @@ def test_set_aside_entries_can_be_exported_fixed_and_removed(
     saved = json.loads(page.evaluate("localStorage.getItem('detour.state')"))
     assert saved["quarantine"] == []
     assert saved["providers"][0]["api_key"] == "sk-hidden-9876"
+
+
+def test_a_key_for_this_session_only_never_reaches_saved_state(
+    page: Page, detour: Detour, guard: PageGuard
+) -> None:
+    with serve(openai_standin(cors=True, api_key="sk-session-5555", models=("m",))) as url:
+        open_app(page, detour.page_url)
+        page.get_by_role("button", name="Add provider").click()
+        dialog = page.get_by_role("dialog")
+        dialog.get_by_role("button", name="Custom (OpenAI-compatible)").click()
+        dialog.get_by_label("Name", exact=True).fill("Brief")
+        dialog.get_by_label("Base URL").fill(url + "/v1")
+        dialog.get_by_label("API key").fill("sk-session-5555")
+        dialog.get_by_label("Remember the key on this device").uncheck()
+        dialog.get_by_role("button", name="Save").click()
+        chat(page, "hello", "m")
+        assert "sk-session-5555" not in page.evaluate("JSON.stringify(localStorage)")
+        assert "sk-session-5555" in page.evaluate("JSON.stringify(sessionStorage)")
+        open_app(page, detour.page_url)  # same session: the key is still there
+        pick_model(page, "m")
+        reply = chat(page, "again", "m")
+        expect(reply.locator(".content")).to_contain_text("stand-in")

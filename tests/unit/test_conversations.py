@@ -6,6 +6,7 @@ import json
 
 from web.chat import Conversation
 from web.conversations import INDEX_KEY, LEGACY_KEY, Conversations, item_key, title_for
+from web.errors import StorageFull
 from web.store import MemoryStorage
 
 
@@ -99,3 +100,17 @@ def test_a_corrupt_index_is_backed_up_and_the_list_starts_empty() -> None:
     assert store.entries == []
     assert storage.data[f"{INDEX_KEY}.backup"] == "[nope"
     assert "conversation list could not be read" in store.problems[0]
+
+
+def test_a_conversation_too_long_for_the_browser_is_refused_before_serialising() -> None:
+    storage = MemoryStorage()
+    store = Conversations(storage, now)
+    conversation_id = with_message(store, "start")
+    store.current().add("assistant", "z" * 5_000_000)
+    try:
+        store.save(conversation_id)
+    except StorageFull as error:
+        assert "larger than a browser keeps" in str(error) and "new chat" in str(error)
+    else:
+        raise AssertionError("a 5 MB conversation was saved")
+    assert len(storage.data[item_key(conversation_id)]) < 1_000  # the saved copy is intact

@@ -15,6 +15,7 @@ from web.browser.dom import clone, el, make, part
 from web.browser.richtext import fill
 from web.browser.view import display_blocks, reply_footer, reply_header
 from web.chat import Message
+from web.markdown import FORMAT_LIMIT
 
 
 def message_node(message: Message, provider_name: str, actions: list[tuple[str, str]]) -> Any:
@@ -106,8 +107,8 @@ class ReplyWriter:
     def finish(self, message: Message | None, footer: str, error: str, route: str) -> None:
         """The reply ended: render its Markdown, footer and error; mark it done."""
         self.flush()
-        if message is not None:
-            fill(self.body, message.content)
+        if message is not None and len(message.content) <= FORMAT_LIMIT:
+            fill(self.body, message.content)  # longer ones stay as the plain blocks streamed
         show_error(self.node, error)
         part(self.node, ".stats").textContent = footer
         if route:
