@@ -28,6 +28,7 @@ from web.clock import FakeClock
 from web.conversations import Conversations
 from web.providers import Provider, Routing
 from web.routing import Router
+from web.sse import SseParser
 from web.store import AppState, MemoryStorage, save_state
 from web.transport import MemoryResponse, MockTransport
 
@@ -140,10 +141,23 @@ def bench_streaming() -> list[str]:
     ]
 
 
+def bench_one_big_chunk() -> list[str]:
+    def parse(count: int) -> float:
+        chunk = b"".join(b"data: " + b"x" * 200 + b"\n\n" for _ in range(count))
+        return timed(lambda: SseParser().feed(chunk), repeat=3)
+
+    small, large = parse(2_000), parse(16_000)
+    return [
+        f"- one network chunk of 2,000 events parsed in {small:.1f} ms, of 16,000 in "
+        f"{large:.1f} ms (ratio {large / small:.1f}; linear is 8)",
+    ]
+
+
 def main() -> None:
     started = time.perf_counter()
     print("# Page core at scale (same run)")
-    for part in (bench_saving, bench_picker, bench_conversations, bench_streaming):
+    parts = (bench_saving, bench_picker, bench_conversations, bench_streaming, bench_one_big_chunk)
+    for part in parts:
         for line in part():
             print(line, flush=True)
     print(f"- (bench ran in {time.perf_counter() - started:.1f} s)")
