@@ -31,6 +31,7 @@ from web.routing import RoutedResponse, Router
 from web.transport import Response
 
 CHARS_PER_TOKEN = 4  # rough estimate when the provider reports no usage
+FEED_SLICE = 32_768  # a large network chunk is decoded in slices, so the page gets turns
 ROLES = ("system", "user", "assistant")
 
 
@@ -280,8 +281,9 @@ class ChatSession:
                     chunk = reading.result()
                 except StopAsyncIteration:
                     break
-                for event in decoder.feed(chunk):
-                    yield event
+                for start in range(0, len(chunk), FEED_SLICE):  # bounded work per event
+                    for event in decoder.feed(chunk[start : start + FEED_SLICE]):
+                        yield event
             for event in decoder.close():
                 yield event
         finally:

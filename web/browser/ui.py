@@ -211,8 +211,11 @@ class Page:
             node.dataset.index = str(index)
             fresh.append((message, key, node))
         self._cache = fresh
-        box.replaceChildren(*[node for _m, _k, node in fresh])
-        scroll_to_end(force=True)
+        nodes = [node for _m, _k, node in fresh]
+        shown = list(box.children)
+        if len(shown) != len(nodes) or any(a != b for a, b in zip(shown, nodes, strict=True)):
+            box.replaceChildren(*nodes)  # unchanged nodes stay put: no relayout of long replies
+            scroll_to_end(force=True)
 
     @staticmethod
     def key(message: Message, last_user: bool, last: bool) -> tuple[Any, ...]:
