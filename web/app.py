@@ -442,7 +442,7 @@ class App:
         """Choose a provider and model when none is chosen yet; True if it chose.
 
         The first enabled provider, and its first listed model once one is known;
-        a model typed by hand is never replaced.
+        a model typed by hand is never replaced. Nothing is saved for this alone.
         """
         settings = self.state.settings
         provider = self.provider(settings.active_provider)
@@ -455,7 +455,8 @@ class App:
             model = provider.all_models[0]
         if (provider.id, model) == (settings.active_provider, settings.active_model):
             return False
-        self.select(provider.id, model)
+        settings.active_provider, settings.active_model = provider.id, model
+        self.changed(Change.SETTINGS)  # kept in memory; saved with the next real change
         return True
 
     def send(self, provider_id: str, model: str, text: str) -> AsyncIterator[ChatUpdate]:
