@@ -54,6 +54,7 @@ bench: install vendor browser ## gateway speed (direct vs relay vs LiteLLM vs st
 	$(PY) bench/gateway_bench.py
 	$(PY) bench/litellm_bench.py
 	$(PY) bench/page_bench.py
+	$(PY) bench/page_scale_bench.py
 
 bench-page: install vendor browser ## the page alone: boot vs bare Pyodide, first paint, bytes, cold and warm
 	$(PY) bench/page_bench.py

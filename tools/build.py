@@ -8,12 +8,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
+import markdown_it
+import mdurl
 import yaml
 from offline import finish_page
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from vendor import TEST_ONLY
 
 ROOT = Path(__file__).resolve().parent.parent
 DIST = ROOT / "dist"
@@ -46,13 +52,18 @@ def page_config(environ: Mapping[str, str]) -> dict[str, object]:
 
 
 def python_archive(target: Path) -> None:
-    """Zip the `web` package and PyYAML's pure-Python modules for the page."""
+    """Zip the `web` package and the pure-Python libraries it uses in the page.
+
+    PyYAML (its pure-Python half), markdown-it-py and mdurl: the vendored
+    Pyodide installs no wheels, so their modules travel in the archive.
+    """
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in sorted((ROOT / "web").rglob("*.py")):
             archive.write(path, path.relative_to(ROOT).as_posix())
-        yaml_dir = Path(yaml.__file__).parent
-        for path in sorted(yaml_dir.glob("*.py")):
-            archive.write(path, f"yaml/{path.name}")
+        for package in (yaml, markdown_it, mdurl):
+            folder = Path(package.__file__ or "").parent
+            for path in sorted(folder.rglob("*.py")):
+                archive.write(path, f"{folder.name}/{path.relative_to(folder).as_posix()}")
 
 
 def copy_tree(source: Path, target: Path) -> None:
@@ -78,6 +89,8 @@ def build(environ: Mapping[str, str] = os.environ, dist: Path = DIST) -> Path:
         shutil.copy2(ROOT / name, dist / name)
     copy_tree(vendor, dist / "vendor")
     (dist / "vendor" / ".versions.json").unlink()
+    for name in TEST_ONLY:  # the accessibility checker is for the tests, not the page
+        shutil.rmtree(dist / "vendor" / name, ignore_errors=True)
     python_archive(dist / "web.zip")
     (dist / "config.json").write_text(json.dumps(page_config(environ), indent=1) + "\n")
     finish_page(dist)

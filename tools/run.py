@@ -1,5 +1,9 @@
 """Start Detour locally: the gateway and the page server, stopped together by Ctrl-C.
 
+A gateway that exits is started again (the page keeps running and shows the
+gateway down, then back); one that keeps exiting stops everything with a line
+saying so. The page server exiting stops both.
+
 Hosts and ports come from the environment (see the README). The page learns the
 gateway's address from `config.json` (LITELLM_GATEWAY_ENDPOINT).
 """
@@ -21,6 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from build import build, gateway_endpoint  # noqa: E402
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+RESTARTS = 5  # gateway restarts allowed within RESTART_WINDOW seconds
+RESTART_WINDOW = 60.0
 
 
 def environment() -> dict[str, str]:
@@ -115,10 +121,14 @@ def main() -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
-    try:
-        gateway = subprocess.Popen(
+
+    def start_gateway() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
             [python, "-m", "gateway"], cwd=ROOT, env=env, start_new_session=True
         )
+
+    try:
+        gateway = start_gateway()
         started.append(gateway)
         page = subprocess.Popen(
             [python, str(ROOT / "tools" / "serve.py")], cwd=ROOT, env=env, start_new_session=True
@@ -132,9 +142,19 @@ def main() -> int:
         if env["LITELLM_GATEWAY_ENDPOINT"] != own_gateway_url(env):
             print(f"  the page uses the gateway at {env['LITELLM_GATEWAY_ENDPOINT']}", flush=True)
         print(flush=True)
-        while all(p.poll() is None for p in started):
+        restarts: list[float] = []
+        while page.poll() is None:
+            if started[0].poll() is not None:
+                now = time.monotonic()
+                restarts = [t for t in restarts if now - t < RESTART_WINDOW] + [now]
+                if len(restarts) > RESTARTS:
+                    print("run: the gateway keeps exiting; stopping", file=sys.stderr)
+                    return 1
+                code = started[0].returncode
+                print(f"run: the gateway exited ({code}); starting it again", file=sys.stderr)
+                started[0] = start_gateway()
             time.sleep(0.3)
-        print("run: a server stopped; stopping the other", file=sys.stderr)
+        print("run: the page server stopped; stopping the gateway", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("\nrun: stopping", flush=True)

@@ -31,6 +31,7 @@ class Package:
     target: str
     keep: tuple[str, ...]  # path prefixes inside the tarball's `package/`
     strip: str = ""  # a leading folder dropped when unpacking
+    ships: bool = True  # False: used by the tests only, left out of dist/
 
 
 PACKAGES = (
@@ -63,7 +64,17 @@ PACKAGES = (
         "pico",
         ("css/pico.min.css",),
     ),
+    Package(
+        "axe-core",
+        "4.14.1",
+        "sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ==",
+        "axe",
+        ("axe.min.js",),
+        ships=False,
+    ),
 )
+
+TEST_ONLY = tuple(p.target for p in PACKAGES if not p.ships)
 
 STAMP = VENDOR / ".versions.json"
 NPM_PACK = ("npm", "pack", "--loglevel=error")

@@ -9,19 +9,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from web.catalog import get_template, known_models, provider_from_template
-from web.chat import ChatSession, ChatUpdate, Conversation, ReplyStats
+from web.chat import ChatUpdate, Conversation
+from web.chats import Chats, CompareRun
 from web.clock import Clock
-from web.dialects import ChatParams
+from web.conversations import Conversations
 from web.discovery import DiscoveryResult, discover_gateway_models, discover_models
-from web.errors import CorsBlocked, DetourError, ProviderInvalid, RouteError, SettingsInvalid
+from web.drafts import (
+    ProviderDraft,
+    as_draft,
+    describe_stats,
+    parse_headers,
+    split_models,
+)
+from web.errors import (
+    CorsBlocked,
+    DetourError,
+    ProviderInvalid,
+    RouteError,
+    SettingsInvalid,
+    StorageFull,
+)
 from web.events import Event, HealthChanged, RouteChosen
 from web.gateway import (
     GATEWAY_PROVIDER_ID,
@@ -32,31 +46,20 @@ from web.gateway import (
     gateway_provider,
     probe,
 )
-from web.health import Health, HealthMonitor
+from web.health import Health, HealthMonitor, HealthState
+from web.keys import for_saving, restore_session_keys, save_session_keys, set_remembered
+from web.model_lists import ModelLists, set_apart
+from web.notices import Change, Listener, LogLine
 from web.providers import Dialect, Provider, Routing
 from web.routing import Router
-from web.store import AppState, Storage, load_state, save_state
+from web.store import AppState, MemoryStorage, Storage, load_state, save_state
 from web.transport import Transport
+
+__all__ = ["App", "CompareRun", "ProviderDraft", "as_draft", "describe_stats"]
 
 T = TypeVar("T", int, float)
 
-CONVERSATION_KEY = "detour.conversation"
 ACTIVITY_SIZE = 200
-
-
-@dataclass(frozen=True)
-class ProviderDraft:
-    """What the provider form holds; turned into a validated `Provider` on save."""
-
-    template: str
-    name: str
-    base_url: str
-    dialect: str
-    api_key: str
-    routing: str
-    headers: str  # one `Name: value` per line
-    manual_models: str  # comma or line separated
-    enabled: bool = True
 
 
 class App:
@@ -72,6 +75,7 @@ class App:
         origin: str = "",
         default_gateway_url: str = "",
         health_interval: float = 60.0,
+        session_storage: Storage | None = None,
     ) -> None:
         self.transport = transport
         self.storage = storage
@@ -80,35 +84,48 @@ class App:
         self.default_gateway_url = default_gateway_url.strip()
         loaded = load_state(storage, now=clock.now)
         self.state: AppState = loaded.state
+        self.session_storage = session_storage if session_storage is not None else MemoryStorage()
+        restore_session_keys(self.session_storage, self.state)
+        self.model_lists = ModelLists(storage)
+        inline = self.model_lists.restore(self.state.providers)
         self.problems: list[str] = list(loaded.problems)
-        self.activity: deque[str] = deque(maxlen=ACTIVITY_SIZE)
-        self.listeners: list[Callable[[], None]] = []
-        self.gateway_status: GatewayStatus | None = None
+        self.activity: deque[LogLine] = deque(maxlen=ACTIVITY_SIZE)
+        self.listeners: list[Listener] = []
         self.gateway_models: list[str] = []
         self.notes: dict[str, str] = {}
+        self.failed_notes: set[str] = set()  # ids whose note says a listing failed
         self.last_route: dict[str, str] = {}
-        self.conversation = self._load_conversation()
-        self.session: ChatSession | None = None
+        self.removed_provider: tuple[int, Provider] | None = None  # for undo
+        self.conversations = Conversations(storage, clock.now)
+        self.problems.extend(self.conversations.problems)
+        self.chats = Chats(self)
         self.router = Router(transport, self.gateway_config, clock, on_event=self._on_event)
         self.router.load_remembered(self.state.routes)
+        if inline:  # saved by an earlier version: move the long lists out once
+            with contextlib.suppress(StorageFull):
+                self.save_state()
         self.monitor = HealthMonitor(
             self.router,
             self.providers,
             random=random,
             on_event=self._on_event,
+            on_check=self._on_check,
             interval=health_interval,
         )
+        self._refreshing: asyncio.Future[GatewayStatus | None] | None = None
 
     # --- notification -------------------------------------------------------------
 
-    def changed(self) -> None:
-        """Tell the page something it shows has changed."""
-        for listener in list(self.listeners):
-            listener()
+    def changed(self, *changes: Change) -> None:
+        """Tell the page which parts of what it shows have changed."""
+        for change in changes:
+            for listener in list(self.listeners):
+                listener(change)
 
     def _on_event(self, event: Event) -> None:
         if isinstance(event, RouteChosen):
             self.last_route[event.provider_id] = event.route
+            self.changed(Change.HEALTH)
             routine = event.reason == "remembered" or event.reason.startswith("set to")
             after_fallback = event.route == "gateway" and event.reason.startswith("direct ")
             if routine or after_fallback:
@@ -118,13 +135,44 @@ class App:
             target = self.provider(event.provider_id)
             who = target.name if target else event.provider_id
             line = f"{who}: {event.old} → {event.new} ({event.reason})"
-        self.activity.appendleft(line)
-        self.changed()
+            if event.new == HealthState.HEALTHY.value:
+                self.notes.pop(event.provider_id, None)  # "could not be reached" is over
+        self.log(line)
+        self.changed(Change.HEALTH)
+
+    def _on_check(self, target_id: str, health: Health) -> None:
+        """After every check: stale notes go, and the gateway's badge follows its status."""
+        if not health.last_error and target_id in self.failed_notes:
+            self.failed_notes.discard(target_id)  # "could not be reached" is over
+            self.notes.pop(target_id, None)
+            self.changed(Change.HEALTH)
+        if target_id != GATEWAY_PROVIDER_ID:
+            return
+        self.changed(Change.HEALTH)
+        status = self.router.last_status
+        back = status is not None and status.kind is not GatewayKind.UNREACHABLE
+        if back and not self.gateway_models and self._refreshing is None:
+            self._refreshing = asyncio.ensure_future(self.refresh_gateway())  # list its models
+            self._refreshing.add_done_callback(lambda _: setattr(self, "_refreshing", None))
 
     def log(self, line: str) -> None:
-        """Add a line to the activity log."""
-        self.activity.appendleft(line)
-        self.changed()
+        """Add a line, with its time, to the activity log."""
+        self.activity.appendleft(LogLine(line, self.clock.now()))
+        self.changed(Change.ACTIVITY)
+
+    @property
+    def gateway_status(self) -> GatewayStatus | None:
+        """The gateway's latest check: one source, kept live by the health monitor."""
+        return self.router.last_status if self.gateway_config() else None
+
+    @property
+    def conversation(self) -> Conversation:
+        """The open conversation."""
+        return self.conversations.current()
+
+    @property
+    def session(self) -> object | None:
+        return self.chats.session
 
     # --- gateway ----------------------------------------------------------------
 
@@ -147,7 +195,7 @@ class App:
 
     async def refresh_gateway(self) -> GatewayStatus | None:
         """Check the gateway and list its own models."""
-        self.gateway_status = status = await self.router.gateway_status(force=True)
+        status = await self.router.gateway_status(force=True)
         self.gateway_models = []
         config = self.gateway_config()
         if config and status is not None and status.kind is not GatewayKind.UNREACHABLE:
@@ -155,10 +203,12 @@ class App:
                 found = await discover_gateway_models(self.router, config, status.name or "Gateway")
             except RouteError as error:
                 self.notes[GATEWAY_PROVIDER_ID] = str(error)
+                self.failed_notes.add(GATEWAY_PROVIDER_ID)
             else:
                 self.gateway_models = found.models
                 self.notes[GATEWAY_PROVIDER_ID] = found.note
-        self.changed()
+                self.failed_notes.discard(GATEWAY_PROVIDER_ID)
+        self.changed(Change.HEALTH, Change.PROVIDERS)
         return status
 
     def set_gateway(self, url: str, token: str) -> None:
@@ -168,10 +218,16 @@ class App:
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise SettingsInvalid({"gateway_url": "use a URL like http://127.0.0.1:4000"})
-        self.state.settings.gateway_url = url
-        self.state.settings.gateway_token = token.strip()
-        self.gateway_status = None
-        self.save()
+        settings = self.state.settings
+        old = (settings.gateway_url, settings.gateway_token)
+        settings.gateway_url, settings.gateway_token = url, token.strip()
+        try:
+            self.save_state()
+        except StorageFull:
+            settings.gateway_url, settings.gateway_token = old
+            raise
+        self.router.last_status = None
+        self.changed(Change.SETTINGS, Change.HEALTH)
 
     # --- providers --------------------------------------------------------------
 
@@ -196,7 +252,7 @@ class App:
         """Check one provider's health now (nothing happens for a disabled one)."""
         with contextlib.suppress(KeyError):
             await self.monitor.check_now(provider_id)
-        self.changed()
+        self.changed(Change.HEALTH)
 
     def build_provider(self, draft: ProviderDraft, original_id: str | None = None) -> Provider:
         """A validated provider from the form; raises `ProviderInvalid`, changes nothing."""
@@ -243,33 +299,84 @@ class App:
             provider.routing = routing
             provider.enabled = draft.enabled
             provider.manual_models = split_models(draft.manual_models)
+        set_remembered(provider, draft.remember_key)
         provider.validate()
         return provider
 
     def save_provider(self, draft: ProviderDraft, original_id: str | None = None) -> Provider:
         """Validate and save a provider; on a problem nothing saved changes."""
         provider = self.build_provider(draft, original_id)
+        before = list(self.state.providers)
         if original_id and self.state.provider(original_id):
             index = [p.id for p in self.state.providers].index(original_id)
             self.state.providers[index] = provider
-            self.log(f"{provider.name}: settings saved")
+            line = f"{provider.name}: settings saved"
         else:
             self.state.providers.append(provider)
-            self.log(f"{provider.name}: added ({provider.routing.value} route)")
-        self.save()
+            line = f"{provider.name}: added ({provider.routing.value} route)"
+        try:
+            self.save_state()
+        except StorageFull:
+            self.state.providers = before  # nothing shown that was not saved
+            raise
+        self.log(line)
+        self.changed(Change.PROVIDERS)
         return provider
 
-    def delete_provider(self, provider_id: str) -> None:
-        """Remove a provider and what is remembered about it."""
+    def set_enabled(self, provider_id: str, enabled: bool) -> None:
+        """Turn a provider on or off; a disabled one is not checked or offered."""
         provider = self.state.provider(provider_id)
         if provider is None:
             return
+        provider.enabled = enabled
+        try:
+            self.save_state()
+        except StorageFull:
+            provider.enabled = not enabled
+            raise
+        self.log(f"{provider.name}: {'enabled' if enabled else 'disabled'}")
+        self.changed(Change.PROVIDERS, Change.HEALTH)
+
+    def delete_provider(self, provider_id: str) -> None:
+        """Remove a provider and what is remembered about it; `undo_delete` brings it back."""
+        provider = self.state.provider(provider_id)
+        if provider is None:
+            return
+        index = self.state.providers.index(provider)
+        settings = self.state.settings
+        remembered = self.router.remembered_routes().get(provider_id)
+        was_active = settings.active_provider == provider_id
         self.state.providers.remove(provider)
         self.router.forget(provider_id)
-        if self.state.settings.active_provider == provider_id:
-            self.state.settings.active_provider = ""
+        if was_active:
+            settings.active_provider = ""
+        try:
+            self.save_state()
+        except StorageFull:
+            self.state.providers.insert(index, provider)
+            self.router.load_remembered({provider_id: remembered} if remembered else {})
+            if was_active:
+                settings.active_provider = provider_id
+            raise
+        self.removed_provider = (index, provider)
         self.log(f"{provider.name}: removed")
-        self.save()
+        self.changed(Change.PROVIDERS, Change.HEALTH, Change.SETTINGS)
+
+    def undo_delete(self) -> Provider | None:
+        """Put back the provider removed last."""
+        if self.removed_provider is None:
+            return None
+        index, provider = self.removed_provider
+        self.state.providers.insert(min(index, len(self.state.providers)), provider)
+        try:
+            self.save_state()
+        except StorageFull:
+            self.state.providers.remove(provider)
+            raise
+        self.removed_provider = None
+        self.log(f"{provider.name}: restored")
+        self.changed(Change.PROVIDERS, Change.HEALTH)
+        return provider
 
     async def refresh_models(self, provider_id: str) -> DiscoveryResult:
         """List a provider's models over its road; saved with the provider."""
@@ -285,11 +392,15 @@ class App:
             result = await discover_models(self.router, provider, known_models(provider.template))
         except RouteError as error:
             self.notes[provider_id] = await self.explain(provider, error)
-            self.changed()
+            self.failed_notes.add(provider_id)
+            self.changed(Change.HEALTH)
             raise
         provider.models = result.models
         self.notes[provider_id] = result.note
-        self.save()
+        self.failed_notes.discard(provider_id)
+        with contextlib.suppress(StorageFull):  # the list is kept in memory; found again later
+            self.save_state()
+        self.changed(Change.PROVIDERS, Change.HEALTH)
         return result
 
     async def check_provider(self, draft: ProviderDraft, original_id: str | None) -> str:
@@ -320,44 +431,37 @@ class App:
     # --- chat -----------------------------------------------------------------------
 
     def select(self, provider_id: str, model: str) -> None:
-        """Remember the provider and model the person chats with."""
+        """Remember the provider and model the person chats with (best effort)."""
         self.state.settings.active_provider = provider_id
         self.state.settings.active_model = model
-        self.save()
+        with contextlib.suppress(StorageFull):  # saved again with the next reply
+            self.save_state()
+        self.changed(Change.SETTINGS)
 
-    async def send(self, provider_id: str, model: str, text: str) -> AsyncIterator[ChatUpdate]:
-        """Add the person's message and stream the reply."""
-        provider = self.provider(provider_id)
-        if provider is None:
-            raise DetourError("Choose a provider first", hint="add one with 'Add provider'")
-        if not model.strip():
-            raise DetourError(f"Choose a model for {provider.name}", hint="or type a model id")
-        if self.session is not None:
-            raise DetourError("A reply is still arriving", hint="wait, or press Stop")
-        self.select(provider_id, model.strip())
-        self.conversation.add("user", text)
+    def settle_choice(self) -> bool:
+        """Choose a provider and model when none is chosen yet; True if it chose.
+
+        The first enabled provider, and its first listed model once one is known;
+        a model typed by hand is never replaced. Nothing is saved for this alone.
+        """
         settings = self.state.settings
-        params = ChatParams(max_tokens=settings.max_tokens, temperature=settings.temperature)
-        session = ChatSession(
-            self.router,
-            provider,
-            model.strip(),
-            self.conversation,
-            params=params,
-            system=settings.system_prompt,
-        )
-        self.session = session
-        own = provider.id == GATEWAY_PROVIDER_ID
-        try:
-            async for update in session.stream():
-                if own and isinstance(update, ReplyStats):
-                    update = replace(update, route="gateway")  # its own models: the gateway road
-                yield update
-        except RouteError as error:
-            raise RouteError(await self.explain(provider, error), route=error.route) from error
-        finally:
-            self.session = None
-            self.save()
+        provider = self.provider(settings.active_provider)
+        if provider is None or not provider.enabled:
+            provider = next((p for p in self.providers() if p.enabled), None)
+        if provider is None:
+            return False
+        model = settings.active_model if provider.id == settings.active_provider else ""
+        if not model and provider.all_models:
+            model = provider.all_models[0]
+        if (provider.id, model) == (settings.active_provider, settings.active_model):
+            return False
+        settings.active_provider, settings.active_model = provider.id, model
+        self.changed(Change.SETTINGS)  # kept in memory; saved with the next real change
+        return True
+
+    def send(self, provider_id: str, model: str, text: str) -> AsyncIterator[ChatUpdate]:
+        """Add the person's message and stream the reply; raises before changing anything."""
+        return self.chats.send(provider_id, model, text)
 
     def set_preferences(self, system_prompt: str, temperature: str, max_tokens: str) -> None:
         """Save how replies are asked for; a blank number means the provider's default."""
@@ -371,20 +475,51 @@ class App:
         if problems:
             raise SettingsInvalid(problems)
         settings = self.state.settings
+        old = (settings.system_prompt, settings.temperature, settings.max_tokens)
         settings.system_prompt = system_prompt.strip()
         settings.temperature = temp
         settings.max_tokens = limit
-        self.save()
+        try:
+            self.save_state()
+        except StorageFull:
+            settings.system_prompt, settings.temperature, settings.max_tokens = old
+            raise
+        self.changed(Change.SETTINGS)
 
     def stop(self) -> None:
-        """Stop the reply that is arriving; what arrived is kept."""
-        if self.session is not None:
-            self.session.cancel()
+        """Stop every reply that is arriving; what arrived is kept."""
+        self.chats.stop()
+
+    # --- conversations ------------------------------------------------------------------
 
     def new_conversation(self) -> None:
-        """Start an empty conversation."""
-        self.conversation = Conversation()
-        self.save()
+        """Open an empty conversation; it joins the list with its first message."""
+        self.conversations.start()
+        self.changed(Change.CONVERSATION, Change.CONVERSATIONS)
+
+    def open_conversation(self, conversation_id: str) -> None:
+        """Open a conversation from the list, with its provider and model."""
+        self.conversations.open(conversation_id)
+        entry = self.conversations.entry(conversation_id)
+        if entry and entry.provider_id and self.provider(entry.provider_id):
+            self.state.settings.active_provider = entry.provider_id
+            self.state.settings.active_model = entry.model
+            self.changed(Change.SETTINGS)
+        self.changed(Change.CONVERSATION, Change.CONVERSATIONS)
+
+    def rename_conversation(self, conversation_id: str, title: str) -> None:
+        self.conversations.rename(conversation_id, title)
+        self.changed(Change.CONVERSATIONS)
+
+    def delete_conversation(self, conversation_id: str) -> str:
+        """Delete a conversation; returns its title (for the undo notice)."""
+        entry = self.conversations.remove(conversation_id)
+        self.changed(Change.CONVERSATION, Change.CONVERSATIONS)
+        return entry.title
+
+    def undo_delete_conversation(self) -> None:
+        self.conversations.undo_remove()
+        self.changed(Change.CONVERSATION, Change.CONVERSATIONS)
 
     # --- export / import --------------------------------------------------------------
 
@@ -405,31 +540,66 @@ class App:
             result = import_providers(stripped, self.state.providers)
         else:
             result = import_litellm_yaml(stripped, self.state.providers)
+        before = self.state.providers
         self.state.providers = list(result.providers)
-        self.save()
+        try:
+            self.save_state()
+        except StorageFull:
+            self.state.providers = before
+            raise
+        self.changed(Change.PROVIDERS, Change.HEALTH)
         summary = result.summary()
         self.log(summary)
         details = [*result.notes, *(f"skipped {s.label}: {s.reason}" for s in result.skipped)]
         return "\n".join([summary, *details])
 
+    # --- set-aside entries --------------------------------------------------------------
+
+    def export_set_aside(self, include_keys: bool = False) -> str:
+        from web.quarantine import export_text
+
+        return export_text(self.state.quarantine, include_keys)
+
+    def remove_set_aside(self, index: int) -> None:
+        entry = self.state.quarantine.pop(index)
+        try:
+            self.save_state()
+        except StorageFull:
+            self.state.quarantine.insert(index, entry)
+            raise
+        self.log(f"set-aside entry {entry.source} removed")
+        self.changed(Change.SETTINGS)
+
+    def load_set_aside(self, index: int, text: str) -> Provider:
+        """Load an edited set-aside entry as a provider; nothing changes if it is still wrong."""
+        from web.quarantine import load_edited
+
+        providers, quarantine = list(self.state.providers), list(self.state.quarantine)
+        provider = load_edited(self.state, index, text)
+        try:
+            self.save_state()
+        except StorageFull:
+            self.state.providers, self.state.quarantine = providers, quarantine
+            raise
+        self.log(f"{provider.name}: loaded from the set-aside entries")
+        self.changed(Change.PROVIDERS, Change.HEALTH, Change.SETTINGS)
+        return provider
+
     # --- saving -----------------------------------------------------------------------
 
-    def save(self) -> None:
-        """Write state, remembered routes and the conversation to storage."""
+    def save_state(self) -> None:
+        """Write providers, settings and remembered routes; raises `StorageFull`."""
         self.state.routes = self.router.remembered_routes()
-        save_state(self.storage, self.state)
-        self.storage.set(CONVERSATION_KEY, json.dumps(self.conversation.to_json()))
-        self.changed()
-
-    def _load_conversation(self) -> Conversation:
-        raw = self.storage.get(CONVERSATION_KEY)
-        if not raw:
-            return Conversation()
+        saved, session_keys = for_saving(self.state)
+        saved, apart = set_apart(saved)
         try:
-            return Conversation.from_json(json.loads(raw))
-        except ValueError:
-            self.problems.append("the saved conversation could not be read; started a new one")
-            return Conversation()
+            self.model_lists.save(apart)
+            save_state(self.storage, saved)
+            save_session_keys(self.session_storage, session_keys)
+        except StorageFull:
+            raise
+        except Exception as error:  # a browser's own refusal, whatever its type
+            raise StorageFull(f"The browser refused to save settings ({error})") from None
 
     # --- running ----------------------------------------------------------------------
 
@@ -456,53 +626,3 @@ def _number(text: str, kind: type[T]) -> T | None:
         return kind(text.strip())
     except ValueError:
         return kind(-1)
-
-
-def parse_headers(text: str, problems: dict[str, str]) -> dict[str, str]:
-    """`Name: value` lines into a dict; a line without a colon is a problem."""
-    headers: dict[str, str] = {}
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        name, colon, value = line.partition(":")
-        if not colon or not name.strip():
-            problems["headers"] = f"write each header as 'Name: value' (got {line.strip()[:40]!r})"
-            continue
-        headers[name.strip()] = value.strip()
-    return headers
-
-
-def split_models(text: str) -> list[str]:
-    """Model ids separated by commas or new lines, without blanks or repeats."""
-    parts = [m.strip() for chunk in text.splitlines() for m in chunk.split(",")]
-    return list(dict.fromkeys(m for m in parts if m))
-
-
-def as_draft(provider: Provider) -> ProviderDraft:
-    """The form's view of a saved provider."""
-    return ProviderDraft(
-        template=provider.template,
-        name=provider.name,
-        base_url=provider.base_url,
-        dialect=provider.dialect.value,
-        api_key=provider.api_key,
-        routing=provider.routing.value,
-        headers="\n".join(f"{k}: {v}" for k, v in provider.headers.items()),
-        manual_models=", ".join(provider.manual_models),
-        enabled=provider.enabled,
-    )
-
-
-def describe_stats(stats: Mapping[str, Any]) -> str:
-    """A reply's footer: road, time to first token, speed."""
-    parts: list[str] = []
-    if stats.get("route"):
-        parts.append(f"via {stats['route']}" + (" (fallback)" if stats.get("fallback") else ""))
-    if stats.get("ttft_ms") is not None:
-        parts.append(f"{stats['ttft_ms']:.0f} ms to first token")
-    if stats.get("tokens_per_second"):
-        approx = "≈" if stats.get("estimated") else ""
-        parts.append(f"{approx}{stats['tokens_per_second']:.1f} tok/s")
-    if stats.get("stopped"):
-        parts.append("stopped")
-    return " · ".join(parts)

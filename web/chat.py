@@ -24,12 +24,14 @@ from web.dialects import (
     Usage,
     dialect_for,
 )
-from web.errors import RouteError
+from web.dialects.base import excerpt
+from web.errors import ProtocolError, RouteError
 from web.providers import Provider
 from web.routing import RoutedResponse, Router
 from web.transport import Response
 
 CHARS_PER_TOKEN = 4  # rough estimate when the provider reports no usage
+FEED_SLICE = 32_768  # a large network chunk is decoded in slices, so the page gets turns
 ROLES = ("system", "user", "assistant")
 
 
@@ -44,6 +46,7 @@ class Message:
     error: str = ""
     model: str = ""
     provider_id: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)  # road, timing, speed of a reply
 
 
 @dataclass
@@ -61,8 +64,22 @@ class Conversation:
         return message
 
     def wire_messages(self) -> list[dict[str, str]]:
-        """What is sent to a provider: role and content, empty turns left out."""
-        return [{"role": m.role, "content": m.content} for m in self.messages if m.content]
+        """What is sent to a provider: role and content.
+
+        Empty turns are left out, and so is a message that was never answered
+        (its reply failed or was stopped before any text), except the last one.
+        """
+        sent: list[dict[str, str]] = []
+        last = len(self.messages) - 1
+        for index, message in enumerate(self.messages):
+            if not message.content:
+                continue
+            if message.role == "user" and index < last:
+                following = self.messages[index + 1]
+                if following.role != "assistant" or not following.content:
+                    continue
+            sent.append({"role": message.role, "content": message.content})
+        return sent
 
     def to_json(self) -> dict[str, Any]:
         """Plain data for saving."""
@@ -100,6 +117,7 @@ class ReplyStats:
     stopped: bool = False
     error: str = ""
     gateway_overhead_ms: float | None = None
+    unsaved: str = ""  # why the reply could not be saved, when it could not
 
 
 ChatUpdate = TextDelta | ReasoningDelta | ReplyStats
@@ -130,11 +148,17 @@ class ChatSession:
         self._usage: Usage | None = None
         self._finish: str | None = None
         self._first_at: float | None = None
+        self._pieces: list[str] = []  # joined once at the end: appending is linear
+        self._thoughts: list[str] = []
 
     def wire_messages(self) -> list[dict[str, str]]:
         """The conversation as sent, led by the system prompt when there is one."""
         lead = [{"role": "system", "content": self.system}] if self.system else []
         return lead + self.conversation.wire_messages()
+
+    def text(self) -> str:
+        """The reply's text so far."""
+        return self.reply.content + "".join(self._pieces)
 
     def cancel(self) -> None:
         """Stop reading; the partial reply is kept and marked as stopped."""
@@ -149,9 +173,24 @@ class ChatSession:
         if self._stop.is_set():  # cancelled before it began: send nothing
             self.reply.stopped = True
             return
-        routed = await self.router.send(self.provider, call)
+        try:
+            routed = await self._connect(call)
+        except RouteError as error:
+            self.reply.error = str(error)
+            self.conversation.messages.append(self.reply)
+            raise
+        if routed is None:  # stopped before the first byte: the request was aborted
+            self.reply.stopped = True
+            self.conversation.messages.append(self.reply)
+            self.stats = ReplyStats(
+                self.provider.id, self.model, None, False, None,
+                (clock.now() - start) * 1000, None, 0, None, True, None, stopped=True,
+            )  # fmt: skip
+            yield self.stats
+            return
         finished = False
-        events = self._events(routed.response, StreamDecoder(dialect))
+        decoder = StreamDecoder(dialect)
+        events = self._events(routed.response, decoder)
         try:
             async with contextlib.aclosing(events):
                 async for event in events:
@@ -162,9 +201,9 @@ class ChatSession:
                         if self._first_at is None:
                             self._first_at = clock.now()
                         if isinstance(event, TextDelta):
-                            self.reply.content += event.text
+                            self._pieces.append(event.text)
                         else:
-                            self.reply.reasoning += event.text
+                            self._thoughts.append(event.text)
                         yield event
                     elif isinstance(event, Usage):
                         self._usage = event
@@ -185,13 +224,45 @@ class ChatSession:
                 await routed.response.aclose()
             if not finished and self.stats is None and self._stop.is_set():
                 self._end(start, routed)
+        if decoder.skipped and not self.reply.error:
+            count = len(decoder.skipped)
+            self.reply.error = (
+                f"{self.provider.name} sent {count} malformed stream event(s), skipped; "
+                f"the rest of the reply is kept ({decoder.skipped[0]})"
+            )
         stats = self.stats or self._end(start, routed)
         yield stats
+
+    async def _connect(self, call: Any) -> RoutedResponse | None:
+        """Send the request, or abort it when Stop comes first (None)."""
+        sending = asyncio.ensure_future(self.router.send(self.provider, call))
+        stopper = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({sending, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            sending.cancel()
+            raise
+        finally:
+            stopper.cancel()
+        if sending.done():
+            return sending.result()
+        sending.cancel()  # the transport aborts the request on cancellation
+        with contextlib.suppress(BaseException):
+            await sending
+        return None
 
     async def _events(
         self, response: Response, decoder: StreamDecoder
     ) -> AsyncGenerator[ReplyEvent, None]:
-        if response.headers.get("content-type", "").startswith("application/json"):
+        kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind in ("text/html", "application/xhtml+xml"):
+            body = await response.aread()
+            raise ProtocolError(
+                f"{self.provider.name} answered with a web page ({kind}), not a reply: "
+                f"{excerpt(body)!r}",
+                hint="a captive portal or login page may be in the way, or the base URL is wrong",
+            )
+        if kind == "application/json":
             body = await response.aread()  # the server ignored `stream: true`
             for event in dialect_for(self.provider).parse_reply(body).events():
                 yield event
@@ -210,8 +281,9 @@ class ChatSession:
                     chunk = reading.result()
                 except StopAsyncIteration:
                     break
-                for event in decoder.feed(chunk):
-                    yield event
+                for start in range(0, len(chunk), FEED_SLICE):  # bounded work per event
+                    for event in decoder.feed(chunk[start : start + FEED_SLICE]):
+                        yield event
             for event in decoder.close():
                 yield event
         finally:
@@ -224,6 +296,10 @@ class ChatSession:
         stopped = self._stop.is_set()
         reply = self.reply
         reply.stopped = stopped
+        reply.content += "".join(self._pieces)
+        reply.reasoning += "".join(self._thoughts)
+        self._pieces.clear()
+        self._thoughts.clear()
         reported = self._usage.completion_tokens if self._usage else None
         chars = len(reply.content) + len(reply.reasoning)
         tokens = reported if reported is not None else -(-chars // CHARS_PER_TOKEN)
@@ -244,8 +320,16 @@ class ChatSession:
             error=reply.error,
             gateway_overhead_ms=routed.gateway_overhead_ms,
         )
-        if reply.content or reply.reasoning or not reply.error:
-            self.conversation.messages.append(reply)
+        stats = self.stats
+        reply.meta = {
+            "route": stats.route,
+            "fallback": stats.fallback,
+            "ttft_ms": stats.ttft_ms,
+            "tokens_per_second": stats.tokens_per_second,
+            "estimated": stats.estimated,
+            "gateway_overhead_ms": stats.gateway_overhead_ms,
+        }
+        self.conversation.messages.append(reply)  # a failed reply is kept with its error
         return self.stats
 
 

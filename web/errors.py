@@ -5,6 +5,7 @@ DetourError
  │    └── SettingsInvalid       the page's own settings do not validate
  ├── StateCorrupt               saved state could not be read at all
  ├── ImportInvalid              an export / LiteLLM YAML could not be imported
+ ├── StorageFull                the browser refused to save (full or disabled)
  └── RouteError                 a request could not be served
       ├── ConnectivityError     the road failed; another road may work
       │    ├── CorsBlocked      the host answered, but the browser may not read it
@@ -59,6 +60,15 @@ class StateCorrupt(DetourError):
 
 class ImportInvalid(DetourError):
     """A file offered for import is not something Detour can read."""
+
+
+class StorageFull(DetourError):
+    """The browser refused to save; what was being saved is named in the message."""
+
+    hint = (
+        "delete old conversations, or export your providers in Settings to keep them; "
+        "then try again"
+    )
 
 
 class RouteError(DetourError):

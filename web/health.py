@@ -64,6 +64,7 @@ class HealthMonitor:
         *,
         random: Callable[[], float],
         on_event: EventSink | None = None,
+        on_check: Callable[[str, Health], None] | None = None,
         interval: float = 60.0,
         jitter: float = 0.1,
         timeout: float = 10.0,
@@ -76,6 +77,7 @@ class HealthMonitor:
         self._providers = providers
         self._random = random
         self._emit = on_event or (lambda event: None)
+        self._checked = on_check or (lambda target_id, health: None)
         self.interval = interval
         self.jitter = jitter
         self.timeout = timeout
@@ -234,7 +236,11 @@ class HealthMonitor:
                 health.state = HealthState.DOWN
             elif health.failures >= self.threshold:
                 health.state = HealthState.DEGRADED
-        health.next_check_at = now + self.delay(health.failures)
+        # The gateway is one cheap call to our own server: checked every interval, so its
+        # going away and coming back both show within two intervals.
+        failures = 0 if target_id == GATEWAY_ID else health.failures
+        health.next_check_at = now + self.delay(failures)
         if health.state is not old:
             self._emit(HealthChanged(target_id, old.value, health.state.value, reason))
+        self._checked(target_id, health)
         return health

@@ -25,6 +25,7 @@ def build_app(
     random: Callable[[], float],
     origin: str,
     config: Mapping[str, Any],
+    session_storage: Storage | None = None,
 ) -> App:
     """The app, configured by `config.json` (a missing or odd value means the default)."""
     gateway_url = config.get("gateway_url")
@@ -36,6 +37,7 @@ def build_app(
         origin=origin,
         default_gateway_url=gateway_url if isinstance(gateway_url, str) else "",
         health_interval=seconds(config.get("health_interval"), DEFAULT_HEALTH_INTERVAL),
+        session_storage=session_storage,
     )
 
 

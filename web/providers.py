@@ -57,7 +57,13 @@ class Provider:
 
     @property
     def all_models(self) -> list[str]:
-        """Discovered models followed by models added by hand, without repeats."""
+        """Discovered models followed by models added by hand, without repeats.
+
+        With none added by hand this is the discovered list itself (not a copy):
+        read it, do not change it.
+        """
+        if not self.manual_models:
+            return self.models
         return list(dict.fromkeys([*self.models, *self.manual_models]))
 
     def validate(self) -> None:

@@ -26,6 +26,7 @@ from web.errors import (
     GatewayUnusable,
     HttpError,
     RouteError,
+    TimedOut,
 )
 from web.events import EventSink, RouteChosen, RouteFallback, RouteForgotten, failure_words
 from web.gateway import (
@@ -115,6 +116,7 @@ class Router:
         self._status_ttl = gateway_status_ttl
         self._memory: dict[str, Remembered] = {}
         self._status: dict[str, tuple[GatewayStatus, float]] = {}
+        self.last_status: GatewayStatus | None = None  # the latest check, kept live by health
 
     def remembered(self, provider: Provider) -> Route | None:
         """The fresh remembered road for this provider and base URL, if any."""
@@ -177,8 +179,10 @@ class Router:
             return None
         cached = self._status.get(config.base)
         if cached and not force and cached[1] > self.clock.now():
+            self.last_status = cached[0]
             return cached[0]
         status = await check_gateway(self.transport, config)
+        self.last_status = status
         if status.kind is GatewayKind.UNREACHABLE:
             self._status.pop(config.base, None)
         else:
@@ -253,7 +257,6 @@ class Router:
         fallback = RouteFallback(
             provider.id, provider.name, "direct", "gateway", kind, str(direct_error)
         )
-        self._emit(fallback)
         try:
             response = await self._gateway(provider, call)
         except AuthError as error:
@@ -271,6 +274,7 @@ class Router:
             detail = error.message.removeprefix(f"{provider.name}: ")
             message = f"{provider.name}: direct {words}; through the gateway: {detail}"
             raise reworded(error, message) from error
+        self._emit(fallback)  # told once the gateway served it: a refusal is no detour
         self._remember(provider, Route.GATEWAY)
         self._emit(RouteChosen(provider.id, provider.name, Route.GATEWAY, f"direct {words}"))
         return RoutedResponse(response, Route.GATEWAY, fallback=True)
@@ -299,6 +303,14 @@ class Router:
         try:
             response = await self.transport.send(relay_request(config, provider, call))
         except ConnectivityError as error:
+            up = self.last_status is not None and self.last_status.kind is GatewayKind.DETOUR
+            if isinstance(error, TimedOut) and up:
+                raise TimedOut(
+                    f"{provider.name} did not answer through the gateway ({error.message}); "
+                    f"the gateway at {config.host} is up, the provider sent nothing back",
+                    hint="try again later, or check the provider's status page",
+                    route=Route.GATEWAY,
+                ) from error
             self._status.pop(config.base, None)
             message = (
                 f"{provider.name}: the gateway at {config.host} could not be reached "

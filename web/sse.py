@@ -55,16 +55,17 @@ class SseParser:
         if not self._started and text:
             self._started = True
             text = text.removeprefix("\ufeff")
-        self._buffer += text
+        buffer = self._buffer + text
         events: list[SseEvent] = []
+        start = 0  # lines are read by position: one pass over a chunk, however large
         while True:
-            cut = _line_end(self._buffer)
+            cut = _line_end(buffer, start)
             if cut is None:
+                self._buffer = buffer[start:]
                 return events
             end, skip = cut
-            line = self._buffer[:end]
-            self._buffer = self._buffer[end + skip :]
-            self._line(line, events)
+            self._line(buffer[start:end], events)
+            start = end + skip
 
     def _line(self, line: str, events: list[SseEvent]) -> None:
         if line == "":
@@ -94,9 +95,9 @@ class SseParser:
         self._retry = None
 
 
-def _line_end(buffer: str) -> tuple[int, int] | None:
-    """Where the first complete line ends and how long its terminator is."""
-    found = _EOL.search(buffer)
+def _line_end(buffer: str, start: int = 0) -> tuple[int, int] | None:
+    """Where the first complete line from `start` ends and how long its terminator is."""
+    found = _EOL.search(buffer, start)
     if found is None:
         return None
     index = found.start()

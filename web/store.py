@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
 from web.catalog import slug, unique_id
-from web.errors import ProviderInvalid
+from web.errors import ProviderInvalid, StorageFull
 from web.provider_json import describe, provider_from_dict, provider_to_dict
 from web.providers import Provider, mask_secret
 
@@ -43,13 +43,20 @@ class Storage(Protocol):
 class MemoryStorage:
     """`Storage` in a dict, for tests and for pages where localStorage is unavailable."""
 
-    def __init__(self, data: Mapping[str, str] | None = None) -> None:
+    def __init__(self, data: Mapping[str, str] | None = None, *, quota: int | None = None) -> None:
         self.data: dict[str, str] = dict(data or {})
+        self.quota = quota  # characters in all, like the browser's quota; None: no limit
+        self.writes = 0  # characters written so far, to measure what saving costs
 
     def get(self, key: str) -> str | None:
         return self.data.get(key)
 
     def set(self, key: str, value: str) -> None:
+        if self.quota is not None:
+            used = sum(len(k) + len(v) for k, v in self.data.items() if k != key)
+            if used + len(key) + len(value) > self.quota:
+                raise StorageFull(f"The browser refused to save {key!r} (storage is full)")
+        self.writes += len(value)
         self.data[key] = value
 
     def remove(self, key: str) -> None:

@@ -8,16 +8,20 @@ refused key comes back without CORS headers.
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
+import time
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import Detour, PageGuard, open_app, start_detour, stop_detour
+from tests.e2e.people import PAGE_LOAD, add_provider, chat, model_box, provider_item
 from tests.gateway.standins import anthropic_standin, closed_port, openai_standin, serve
 
 CORS_ERRORS = ("CORS policy", "Failed to load resource", "net::ERR_FAILED")
-PAGE_LOAD = 60_000
 
 
 @pytest.fixture
@@ -34,44 +38,6 @@ def without_cors() -> Iterator[tuple[str, object]]:
         yield url + "/v1", app
 
 
-def add_provider(
-    page: Page,
-    *,
-    name: str,
-    base_url: str,
-    key: str = "",
-    route: str = "",
-    template: str = "Custom (OpenAI-compatible)",
-) -> None:
-    """Add a provider through the dialog, as a person would."""
-    page.get_by_role("button", name="Add provider").click()
-    dialog = page.get_by_role("dialog")
-    dialog.get_by_label("Template").select_option(label=template)
-    dialog.get_by_label("Name").fill(name)
-    dialog.get_by_label("Base URL").fill(base_url)
-    dialog.get_by_label("API key").fill(key)
-    if route:
-        dialog.get_by_label(route, exact=True).check()
-    dialog.get_by_role("button", name="Save").click()
-    expect(dialog).to_be_hidden()
-
-
-def chat(page: Page, text: str, model: str, *, type_model: bool = False) -> Locator:
-    """Send a message to the active provider and wait for the reply to end.
-
-    The model is the one discovery picked, or typed by hand with `type_model`.
-    """
-    picker = page.get_by_role("combobox", name="Model", exact=True)
-    if type_model:
-        picker.fill(model)
-    expect(picker).to_have_value(model)
-    page.get_by_label("Message").fill(text)
-    page.get_by_role("button", name="Send").click()
-    reply = page.locator("article[data-role='assistant']").last
-    expect(reply).to_have_attribute("data-done", "true", timeout=PAGE_LOAD)
-    return reply
-
-
 def test_auto_goes_direct_when_the_provider_allows_the_browser(
     page: Page, detour: Detour, guard: PageGuard, with_cors: tuple[str, object]
 ) -> None:
@@ -81,8 +47,7 @@ def test_auto_goes_direct_when_the_provider_allows_the_browser(
     reply = chat(page, "hi", "open-model")
     expect(reply).to_have_attribute("data-route", "direct")
     expect(reply.locator(".content")).to_contain_text("stand-in")
-    listing = page.get_by_role("listbox", name="Provider list")
-    expect(listing.get_by_role("option", name="Open")).to_contain_text("auto → direct")
+    expect(provider_item(page, "Open")).to_contain_text("auto → direct")
     chats = [r for r in standin.state.seen if r["path"].endswith("chat/completions")]  # type: ignore[attr-defined]
     assert chats and chats[-1]["headers"].get("origin") == detour.page_url.rstrip("/")
 
@@ -101,8 +66,7 @@ def test_auto_takes_the_gateway_when_cors_blocks_and_says_so(
     expect(page.get_by_label("Activity log")).to_contain_text(
         "Closed: direct blocked by CORS → using gateway"
     )
-    listing = page.get_by_role("listbox", name="Provider list")
-    expect(listing.get_by_role("option", name="Closed")).to_contain_text("auto → gateway")
+    expect(provider_item(page, "Closed")).to_contain_text("auto → gateway")
     relayed = [r for r in standin.state.seen if r["path"].endswith("chat/completions")]  # type: ignore[attr-defined]
     assert relayed[-1]["headers"]["authorization"] == "Bearer sk-good"
     assert "x-detour-upstream" not in relayed[-1]["headers"]
@@ -135,8 +99,8 @@ def test_direct_route_blocked_by_cors_names_the_fix(
     base_url, _ = without_cors
     open_app(page, detour.page_url)
     add_provider(page, name="Closed", base_url=base_url, key="sk-good", route="Direct")
-    reply = chat(page, "hi", "closed-model", type_model=True)
-    expect(reply).to_have_class("error")
+    reply = chat(page, "hi", "closed-model", type_it=True)
+    expect(reply).to_have_class(re.compile(r"\berror\b"))
     expect(reply).to_contain_text("blocked by CORS")
     expect(reply).to_contain_text("switch this provider to the gateway route")
     expect(reply).to_contain_text(
@@ -151,12 +115,14 @@ def test_a_refused_key_hidden_by_cors_is_reported_as_an_auth_error(
     base_url, _ = without_cors
     open_app(page, detour.page_url)
     add_provider(page, name="Closed", base_url=base_url, key="sk-wrong")
-    reply = chat(page, "hi", "closed-model", type_model=True)
+    reply = chat(page, "hi", "closed-model", type_it=True)
     expect(reply).to_contain_text("refused the key")
     expect(reply).to_contain_text("carried no CORS headers")
     assert "sk-wrong" not in reply.inner_text()
     stored = json.loads(page.evaluate("localStorage.getItem('detour.state')"))
     assert stored["routes"] == {}
+    page.get_by_text("Activity").click()
+    expect(page.get_by_label("Activity log")).not_to_contain_text("using gateway")
 
 
 def test_a_gateway_routed_provider_that_is_down_gets_a_clear_error(
@@ -166,7 +132,7 @@ def test_a_gateway_routed_provider_that_is_down_gets_a_clear_error(
     open_app(page, detour.page_url)
     dead = f"http://127.0.0.1:{closed_port()}/v1"
     add_provider(page, name="Dead", base_url=dead, key="sk", route="Gateway")
-    reply = chat(page, "hi", "any-model", type_model=True)
+    reply = chat(page, "hi", "any-model", type_it=True)
     expect(reply).to_contain_text("unreachable from the gateway")
 
 
@@ -192,8 +158,7 @@ def test_legacy_saved_providers_load_untouched_and_route_as_auto(
     open_app(page, detour.page_url)
     page.evaluate("value => localStorage.setItem('detour.providers', value)", legacy)
     open_app(page, detour.page_url)
-    listing = page.get_by_role("listbox", name="Provider list")
-    listing.get_by_role("option", name="Old friend").click()
+    provider_item(page, "Old friend").get_by_role("button", name=re.compile("^Old friend,")).click()
     reply = chat(page, "still there?", "open-model")
     expect(reply).to_have_attribute("data-route", "direct")
     assert page.evaluate("localStorage.getItem('detour.providers')") == legacy
@@ -208,7 +173,7 @@ def test_corrupt_saved_state_is_kept_aside_and_reported(
     open_app(page, detour.page_url)
     page.evaluate("localStorage.setItem('detour.state', '{\"version\": 2, \"providers\": [')")
     open_app(page, detour.page_url)
-    expect(page.get_by_role("alert").first).to_contain_text("could not be loaded")
+    expect(page.get_by_role("main").get_by_text("could not be loaded")).to_be_visible()
     keys = page.evaluate("Object.keys(localStorage)")
     backups = [k for k in keys if k.startswith("detour.state.corrupt-")]
     assert backups, keys
@@ -221,10 +186,10 @@ def test_stop_keeps_the_partial_reply(page: Page, detour: Detour, guard: PageGua
     with serve(slow) as url:
         open_app(page, detour.page_url)
         add_provider(page, name="Slow", base_url=url + "/v1")
-        expect(page.get_by_role("combobox", name="Model", exact=True)).to_have_value("slow-model")
+        expect(model_box(page)).to_have_value("slow-model")
         page.get_by_label("Message").fill("tell me a story")
         page.get_by_role("button", name="Send").click()
-        reply = page.locator("article[data-role='assistant']").last
+        reply = page.get_by_role("article", name="Assistant").last
         expect(reply.locator(".content")).not_to_be_empty(timeout=PAGE_LOAD)
         page.get_by_role("button", name="Stop").click()
         expect(reply).to_have_attribute("data-done", "true")
@@ -246,9 +211,7 @@ def test_health_marks_a_provider_down_after_repeated_failures_and_back_up(
         open_app(page, fast.page_url)
         with serve(openai_standin(cors=True, models=("m",)), port=port) as url:
             add_provider(page, name="Flaky", base_url=url + "/v1")
-            item = page.get_by_role("listbox", name="Provider list").get_by_role(
-                "option", name="Flaky"
-            )
+            item = provider_item(page, "Flaky")
             expect(item).to_contain_text("healthy", timeout=15_000)
         expect(item).to_contain_text("down", timeout=30_000)
         page.get_by_text("Activity").click()
@@ -288,8 +251,35 @@ def test_code_in_a_reply_is_shown_as_a_code_block_and_never_as_html(
         expect(code).to_have_text("print('<b>hi</b>')")
         expect(code).to_have_attribute("data-language", "python")
         expect(reply.locator("img")).to_have_count(0)
-        expect(reply.locator(".prose").last).to_have_text("<img src=x onerror=alert(1)>")
+        expect(reply.get_by_role("paragraph").last).to_have_text("<img src=x onerror=alert(1)>")
         open_app(page, detour.page_url)  # the saved conversation renders the same way
         expect(page.get_by_label("Assistant").last.locator("pre code")).to_have_text(
             "print('<b>hi</b>')"
         )
+
+
+def test_the_gateway_going_away_and_coming_back_shows_within_two_intervals(
+    page: Page, guard: PageGuard
+) -> None:
+    """The gateway exits; `make run` starts it again; the badge follows both (interval 1 s)."""
+    from tests.e2e.test_demo import _gateway_pids, _status
+
+    guard.expected_errors.extend(("Failed to load resource", "ERR_CONNECTION_REFUSED"))
+    fast = start_detour({"DETOUR_HEALTH_INTERVAL": "1"})
+    try:
+        open_app(page, fast.page_url)
+        badge = page.locator("#gateway-status")
+        expect(badge).to_have_text("gateway: ready", timeout=PAGE_LOAD)
+        (gateway,) = _gateway_pids(fast.process.pid)
+        os.kill(gateway, signal.SIGKILL)
+        expect(badge).to_have_text("gateway: unreachable", timeout=2_000 + 3_000)  # 2 intervals
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if _status(fast.gateway_url + "/health") == 200:
+                    break
+            except OSError:
+                time.sleep(0.2)
+        expect(badge).to_have_text("gateway: ready", timeout=2_000 + 3_000)
+    finally:
+        stop_detour(fast)

@@ -37,7 +37,13 @@ def test_the_python_archive_has_the_page_code_and_pure_yaml_only(dist: Path) -> 
     names = zipfile.ZipFile(dist / "web.zip").namelist()
     assert "web/app.py" in names and "web/browser/fetch.py" in names
     assert "yaml/__init__.py" in names
+    assert "markdown_it/__init__.py" in names and "markdown_it/rules_block/table.py" in names
+    assert "mdurl/__init__.py" in names
     assert not [n for n in names if n.endswith((".so", ".pyc")) or n.startswith("tests/")]
+
+
+def test_the_test_only_accessibility_checker_is_not_shipped(dist: Path) -> None:
+    assert not (dist / "vendor" / "axe").exists()
 
 
 def test_nothing_outside_the_page_is_copied(dist: Path) -> None:

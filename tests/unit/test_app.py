@@ -9,18 +9,13 @@ from typing import Any
 import pytest
 
 from tests.unit.conftest import GATEWAY_URL, Net, make_provider, ok_json, status
-from web.app import (
-    CONVERSATION_KEY,
-    App,
-    ProviderDraft,
-    as_draft,
-    describe_stats,
-    parse_headers,
-    split_models,
-)
+from web.app import App, ProviderDraft, as_draft, describe_stats
 from web.chat import ChatUpdate, Conversation, ReplyStats
 from web.clock import FakeClock, settle
+from web.conversations import INDEX_KEY, item_key
+from web.conversations import LEGACY_KEY as CONVERSATION_KEY
 from web.dialects import TextDelta
+from web.drafts import parse_headers, split_models
 from web.errors import (
     AuthError,
     CorsBlocked,
@@ -32,6 +27,7 @@ from web.errors import (
 )
 from web.gateway import GATEWAY_PROVIDER_ID, GatewayConfig, GatewayKind
 from web.health import HealthState
+from web.notices import Change
 from web.providers import Provider, Routing
 from web.store import LEGACY_KEY, STATE_KEY, AppState, MemoryStorage, Settings, save_state
 from web.transport import MemoryResponse
@@ -127,7 +123,9 @@ def saved(storage: MemoryStorage) -> dict[str, Any]:
 
 
 def saved_conversation(storage: MemoryStorage) -> list[tuple[str, str]]:
-    data = json.loads(storage.data[CONVERSATION_KEY])
+    """The open conversation as saved: its index line names it, its own key holds it."""
+    active = json.loads(storage.data[INDEX_KEY])["active"]
+    data = json.loads(storage.data.get(item_key(active), '{"messages": []}'))
     return [(m["role"], m["content"]) for m in data["messages"]]
 
 
@@ -217,10 +215,13 @@ def test_unreadable_saved_state_is_reported(net: Net, clock: FakeClock) -> None:
     assert "could not be read" in app.problems[0]
 
 
-def test_a_corrupt_saved_conversation_is_reported_and_replaced(net: Net, clock: FakeClock) -> None:
-    app = make_app(net, clock, MemoryStorage({CONVERSATION_KEY: "{oops"}))
+def test_a_corrupt_saved_conversation_is_reported_and_backed_up(net: Net, clock: FakeClock) -> None:
+    storage = MemoryStorage({CONVERSATION_KEY: "{oops"})
+    app = make_app(net, clock, storage)
     assert app.conversation.messages == []
-    assert app.problems == ["the saved conversation could not be read; started a new one"]
+    key = f"{CONVERSATION_KEY}.backup"
+    assert app.problems == [f"the saved conversation could not be read; a copy is in {key!r}"]
+    assert storage.data[key] == "{oops"
 
 
 def test_the_saved_conversation_is_loaded(net: Net, clock: FakeClock) -> None:
@@ -328,12 +329,12 @@ async def test_a_gateway_refusing_its_model_list_leaves_a_note_and_no_models(
 
 async def test_refreshing_without_a_gateway_sends_nothing(net: Net, clock: FakeClock) -> None:
     app = make_app(net, clock, default_gateway_url="")
-    changes: list[int] = []
-    app.listeners.append(lambda: changes.append(1))
+    changes: list[Change] = []
+    app.listeners.append(changes.append)
     assert await app.refresh_gateway() is None
     assert app.gateway_provider() is None
     assert net.requests == []
-    assert changes == [1]
+    assert changes == [Change.HEALTH, Change.PROVIDERS]
 
 
 @pytest.mark.parametrize("url", ["ftp://gw.example.test", "gateway", "http://"])
@@ -761,7 +762,8 @@ async def test_an_error_before_the_first_byte_is_raised_with_the_explanation(
     assert caught.value.route == "direct"
     assert isinstance(caught.value.__cause__, CorsBlocked)
     assert app.session is None
-    assert saved_conversation(storage) == [("user", "Hello")]
+    assert saved_conversation(storage) == [("user", "Hello"), ("assistant", "")]
+    assert "Access-Control-Allow-Origin" in app.conversation.messages[-1].error
 
 
 async def test_sending_without_a_provider_is_refused(net: Net, clock: FakeClock) -> None:
@@ -813,9 +815,12 @@ async def test_a_new_conversation_starts_empty_and_is_saved(net: Net, clock: Fak
     storage = seeded(make_provider(routing=Routing.DIRECT))
     app = make_app(net, clock, storage)
     await collect(app.send("zai", "glm-4.6", "Hello"))
+    first = app.conversations.active
     app.new_conversation()
     assert app.conversation.messages == []
     assert saved_conversation(storage) == []
+    assert app.conversations.active != first
+    assert json.loads(storage.data[item_key(first)])["messages"][0]["content"] == "Hello"
 
 
 # --- export / import ---------------------------------------------------------------------------
@@ -915,14 +920,18 @@ async def test_the_activity_log_shows_a_fallback_but_not_routine_choices(
     assert (app.last_route["zai"], app.last_route["groq"]) == ("gateway", "direct")
 
 
-def test_listeners_hear_every_change_and_log_lines_come_first(net: Net, clock: FakeClock) -> None:
+def test_listeners_hear_what_changed_and_log_lines_come_first_with_their_time(
+    net: Net, clock: FakeClock
+) -> None:
     app = make_app(net, clock)
-    heard: list[int] = []
-    app.listeners.append(lambda: heard.append(len(app.activity)))
+    heard: list[tuple[Change, int]] = []
+    app.listeners.append(lambda change: heard.append((change, len(app.activity))))
     app.log("first")
+    clock.advance(5)
     app.log("second")
     assert list(app.activity) == ["second", "first"]
-    assert heard == [1, 2]
+    assert app.activity[0].at - app.activity[1].at == 5
+    assert heard == [(Change.ACTIVITY, 1), (Change.ACTIVITY, 2)]
 
 
 # --- running -----------------------------------------------------------------------------------
@@ -1144,3 +1153,33 @@ def test_bad_preferences_are_refused_naming_the_field_and_nothing_is_saved(
     assert field in refused.value.problems
     assert str(refused.value).startswith("Settings are invalid")
     assert storage.data == {}
+
+
+async def test_a_passing_check_clears_a_could_not_be_reached_note(
+    net: Net, clock: FakeClock
+) -> None:
+    net.on(ZAI_MODELS, Unreachable("Failed to fetch"), models("glm-4.6"))
+    app = make_app(
+        net, clock, seeded(make_provider(routing=Routing.DIRECT)), default_gateway_url=""
+    )
+    with pytest.raises(RouteError):
+        await app.refresh_models("zai")
+    assert app.notes["zai"] and "zai" in app.failed_notes
+    await app.check_health("zai")
+    assert "zai" not in app.notes
+
+
+async def test_the_gateway_badge_follows_each_health_check(net: Net, clock: FakeClock) -> None:
+    app = make_app(net, clock)
+    await app.refresh_gateway()
+    assert app.gateway_status is not None and app.gateway_status.kind is GatewayKind.DETOUR
+    net.on(GATEWAY_HEALTH, Unreachable("gone"))
+    heard: list[Change] = []
+    app.listeners.append(heard.append)
+    await app.check_health(GATEWAY_PROVIDER_ID)
+    assert app.gateway_status.kind is GatewayKind.UNREACHABLE  # after one failed check
+    assert Change.HEALTH in heard
+    for _ in range(3):
+        await app.check_health(GATEWAY_PROVIDER_ID)
+    health = app.health(GATEWAY_PROVIDER_ID)
+    assert health.next_check_at - clock.now() == app.monitor.interval  # no backing off

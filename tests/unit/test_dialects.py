@@ -338,13 +338,15 @@ def test_dialect_for(value: Dialect | str, kind: type) -> None:
 def test_answers_of_the_wrong_shape_are_protocol_errors(dialect: WireDialect) -> None:
     with pytest.raises(ProtocolError, match="unexpected shape"):
         dialect.parse_reply(b'{"choices": [{"message": 3}], "content": [3]}')
+
+
+@pytest.mark.parametrize("dialect", [OPENAI, ANTHROPIC])
+def test_stream_events_of_the_wrong_shape_are_skipped_and_counted(dialect: WireDialect) -> None:
     decoder = StreamDecoder(dialect)
-    with pytest.raises(ProtocolError, match="unexpected shape"):
-        decoder.feed(b'data: {"choices": [3], "type": "message_start", "message": 3}\n\n')
-    decoder = StreamDecoder(dialect)
+    assert decoder.feed(b'data: {"choices": [3], "type": "message_start", "message": 3}\n\n') == []
     decoder.feed(b'data: {"choices": [3], "type": "message_start", "message": 3}')
-    with pytest.raises(ProtocolError, match="unexpected shape"):
-        decoder.close()
+    assert decoder.close() == []
+    assert len(decoder.skipped) == 2 and "unexpected shape" in decoder.skipped[0]
 
 
 def test_groq_usage_on_its_last_chunk() -> None:

@@ -529,3 +529,27 @@ async def test_remembered_gateway_that_became_unusable_re_resolves_direct(
     routed = await router.send(zai, models_call(zai))
     assert routed.route is Route.DIRECT
     assert "Z.ai: forgot the gateway route (the gateway refused it)" in map(str, events)
+
+
+async def test_a_silent_provider_behind_a_working_gateway_is_named_not_the_gateway(
+    net: Net, router: Router
+) -> None:
+    provider = make_provider(routing=Routing.GATEWAY)
+    await router.gateway_status(force=True)  # the gateway answered: it is up
+    net.on(RELAY, fail(TimedOut))
+    with pytest.raises(TimedOut) as caught:
+        await router.send(provider, models_call(provider))
+    assert caught.value.message.startswith("Z.ai did not answer through the gateway")
+    assert "the gateway at gw.example.test is up" in caught.value.message
+    assert "provider's status" in caught.value.hint
+
+
+async def test_a_refused_key_after_a_cors_block_logs_no_detour(
+    net: Net, router: Router, events: list[Event]
+) -> None:
+    provider = make_provider()
+    net.on(f"{provider.base_url}/models", fail(CorsBlocked))
+    net.on(RELAY, status(401, {"error": {"message": "bad key"}}))
+    with pytest.raises(AuthError):
+        await router.send(provider, models_call(provider))
+    assert not [e for e in events if isinstance(e, RouteFallback)]

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
-import js  # type: ignore[import-not-found]
-from pyodide.http import pyfetch  # type: ignore[import-not-found]
+import js
+from pyodide.http import pyfetch
 
 from web.errors import CorsBlocked, TimedOut, Unreachable
 from web.transport import Request, Response
@@ -29,7 +29,7 @@ class FetchResponse:
         self._controller = controller
         self.status: int = int(response.status)  # type: ignore[attr-defined]
         headers = response.headers  # type: ignore[attr-defined]
-        self.headers: dict[str, str] = {str(k).lower(): str(v) for k, v in headers.items()}
+        self.headers: Mapping[str, str] = {str(k).lower(): str(v) for k, v in headers.items()}
         self._reader: object | None = None
 
     async def aiter_bytes(self) -> AsyncIterator[bytes]:
@@ -78,23 +78,41 @@ class FetchTransport:
         except TimeoutError:
             controller.abort()
             raise TimedOut(f"{_host(request.url)} did not answer within {timeout:.0f} s") from None
+        except asyncio.CancelledError:
+            controller.abort()  # Stop, or the caller gave up: the connection is let go
+            raise
         except Exception:
             raise await classify_failure(request.url) from None
         return FetchResponse(response, controller)
 
 
 async def classify_failure(url: str) -> Exception:
-    """Tell a CORS block from a host that did not answer, with a `no-cors` probe."""
+    """Tell a CORS block from a host that did not answer, with a `no-cors` probe.
+
+    The probe is aborted however it ends, so it never holds a connection.
+    """
     host = _host(url)
+    controller = js.AbortController.new()
     try:
         await asyncio.wait_for(
-            pyfetch(url, method="GET", mode="no-cors", credentials="omit", cache="no-store"),
+            pyfetch(
+                url,
+                method="GET",
+                mode="no-cors",
+                credentials="omit",
+                cache="no-store",
+                signal=controller.signal,
+            ),
             PROBE_TIMEOUT,
         )
     except TimeoutError:
         return TimedOut(f"{host} accepted the connection but did not answer")
+    except asyncio.CancelledError:
+        raise
     except Exception:
         return Unreachable(f"{host} could not be reached")
+    finally:
+        controller.abort()
     return CorsBlocked(f"{host} answered, but without CORS headers for this page")
 
 

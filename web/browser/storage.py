@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
-import js  # type: ignore[import-not-found]
+from typing import Any
 
-from web.errors import DetourError
+import js
+
+from web.errors import StorageFull
 
 
 class LocalStorage:
-    """Reads and writes strings in `window.localStorage`."""
+    """Reads and writes strings in `window.localStorage` (or another Web Storage)."""
+
+    def __init__(self, area: Any = None) -> None:
+        self.area = area if area is not None else js.localStorage
 
     def get(self, key: str) -> str | None:
-        value = js.localStorage.getItem(key)
+        value = self.area.getItem(key)
         # A missing key is JS `null`, which Pyodide gives as `jsnull`, not None.
         return value if isinstance(value, str) else None
 
     def set(self, key: str, value: str) -> None:
         try:
-            js.localStorage.setItem(key, value)
+            self.area.setItem(key, value)
         except Exception:
-            raise DetourError(
-                "The browser refused to save settings (storage full or disabled)",
-                hint="free some site storage, or export your providers to keep them",
-            ) from None
+            raise StorageFull("The browser refused to save (storage is full or disabled)") from None
 
     def remove(self, key: str) -> None:
-        js.localStorage.removeItem(key)
+        self.area.removeItem(key)

@@ -1,56 +1,49 @@
-"""The page's DOM: renders the `App` and turns clicks and keys into its calls.
+"""The page: wires each control once, re-renders only the parts a change notice names.
 
-Text from providers and people is only ever set as `textContent`, never as HTML.
+Change notices from the app mark parts dirty; one animation frame renders them
+and appends the streaming reply's new text. Lists have one delegated listener
+each; every proxy is made once, at wiring, and counted (see `Proxies`).
+Rendering only reads the app: choosing a provider or model is an action.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict
 from typing import Any
 
-import js  # type: ignore[import-not-found]
-from pyodide.ffi import create_proxy  # type: ignore[import-not-found]
+import js
 
-from web.app import App, ProviderDraft, as_draft, describe_stats
-from web.catalog import get_template, templates
-from web.chat import Message
+from web.app import App
+from web.browser.compare import CompareView
+from web.browser.dom import Proxies, action_of, announce, clone, el, part
+from web.browser.messages import (
+    ReplyWriter,
+    empty_state,
+    message_node,
+    scroll_to_end,
+    set_actions,
+)
+from web.browser.picker import ModelPicker
+from web.browser.provider_dialog import ProviderDialog
+from web.browser.settings_dialog import SettingsDialog
+from web.browser.sidebar import (
+    ProviderList,
+    render_activity,
+    render_conversations,
+    render_gateway,
+    route_of,
+)
+from web.browser.view import reply_header, stats_dict
+from web.chat import ChatUpdate, Message, ReplyStats
 from web.dialects import ReasoningDelta, TextDelta
-from web.errors import DetourError, ProviderInvalid
-from web.gateway import GATEWAY_PROVIDER_ID, GatewayKind
-from web.markdown import BlockKind, split_blocks
-from web.providers import Provider, Routing
+from web.drafts import describe_stats
+from web.errors import DetourError
+from web.notices import Change
 
-
-def el(element_id: str) -> Any:
-    """The element with this id."""
-    return js.document.getElementById(element_id)
-
-
-def make(tag: str, text: str = "", **attributes: str) -> Any:
-    """A new element with text content and attributes."""
-    node = js.document.createElement(tag)
-    if text:
-        node.textContent = text
-    for name, value in attributes.items():
-        node.setAttribute(name.rstrip("_").replace("_", "-"), value)
-    return node
-
-
-def render_blocks(node: Any, text: str) -> None:
-    """Fill `node` with a reply's prose and code blocks, as text only."""
-    node.replaceChildren()
-    for block in split_blocks(text):
-        if block.kind is BlockKind.CODE:
-            pre = make("pre")
-            code = make("code", block.text)
-            if block.language:
-                code.dataset.language = block.language
-            pre.appendChild(code)
-            node.appendChild(pre)
-        else:
-            node.appendChild(make("div", block.text, class_="prose"))
+YIELD_EVERY = 0.012  # seconds of reply handling before the browser gets a turn
 
 
 class Page:
@@ -58,22 +51,28 @@ class Page:
 
     def __init__(self, app: App) -> None:
         self.app = app
-        self._proxies: list[Any] = []
+        self.proxies = Proxies()
         self._tasks: set[asyncio.Future[Any]] = set()
-        self.editing: str | None = None
-        self.streaming = False
-        app.listeners.append(self.render_status)
+        self.dirty: set[Change] = set(Change)
+        self.frame_pending = False
+        self.renders = 0
+        self.writer: ReplyWriter | None = None
+        self.editing = False
+        self.comparing = False
+        self.undo: Callable[[], None] | None = None
+        self.picker = ModelPicker(app)
+        self.provider_list = ProviderList()
+        self.provider_dialog = ProviderDialog(app, self.after_provider_saved)
+        self.settings_dialog = SettingsDialog(app, self.spawn)
+        self.compare = CompareView(app, self.schedule)
+        self._frame = self.proxies.keep(self.on_frame)
+        self._cache: list[tuple[Message, tuple[Any, ...], Any]] = []
+        app.listeners.append(self.on_change)
 
     # --- wiring -------------------------------------------------------------------
 
     def on(self, element_id: str, event: str, handler: Callable[[Any], Any]) -> None:
-        self.listen(el(element_id), event, handler)
-
-    def listen(self, node: Any, event: str, handler: Callable[[Any], Any]) -> None:
-        """Call `handler` on `event`, keeping the proxy alive as long as the page."""
-        proxy = create_proxy(handler)
-        self._proxies.append(proxy)
-        node.addEventListener(event, proxy)
+        self.proxies.listen(el(element_id), event, handler)
 
     def spawn(self, coroutine: Awaitable[Any]) -> None:
         """Run a coroutine in the background, keeping a reference until it ends."""
@@ -86,24 +85,43 @@ class Page:
         self.on("prompt", "keydown", self.on_prompt_key)
         self.on("stop", "click", lambda _e: self.app.stop())
         self.on("new-chat", "click", self.on_new_chat)
-        self.on("refresh-models", "click", lambda _e: self.spawn(self.refresh_models()))
-        self.on("chat-provider", "change", self.on_provider_pick)
-        self.on("chat-model", "change", self.on_model_pick)
-        self.on("add-provider", "click", lambda _e: self.open_provider(None))
-        self.on("pf-template", "change", self.on_template_pick)
-        self.on("pf-save", "click", self.on_provider_save)
-        self.on("pf-check", "click", lambda _e: self.spawn(self.check_provider()))
-        self.on("pf-delete", "click", self.on_provider_delete)
-        self.on("pf-cancel", "click", lambda _e: el("provider-dialog").close())
-        self.on("open-settings", "click", self.open_settings)
-        self.on("set-save", "click", self.on_settings_save)
-        self.on("set-check", "click", lambda _e: self.spawn(self.check_gateway()))
-        self.on("set-close", "click", lambda _e: el("settings-dialog").close())
-        self.on("set-export", "click", self.on_export)
-        self.on("set-import", "click", self.on_import)
-        self.listen(js.document, "visibilitychange", self.on_visibility)
-        for template in templates():
-            el("pf-template").appendChild(make("option", template.name, value=template.id))
+        self.on("cancel-edit", "click", lambda _e: self.set_editing(False, clear=True))
+        self.on("conversations", "click", self.on_conversations)
+        self.on("conversations", "keydown", self.on_conversations_key)
+        self.on("providers", "click", self.on_providers)
+        self.on("messages", "click", self.on_messages)
+        self.on("notice", "click", self.on_notice)
+        self.on("model", "keydown", self.picker.on_key)
+        self.on("model", "input", self.picker.on_input)
+        self.on("model", "focus", self.picker.on_focus)
+        self.on("model", "click", lambda _e: self.picker.open())
+        self.on("model-list", "mousedown", self.picker.on_list_down)
+        self.on("picker", "focusout", self.picker.on_focusout)
+        self.on("toggle-compare", "click", self.on_toggle_compare)
+        self.on("add-column", "click", lambda _e: self.compare.resize(1))
+        self.on("remove-column", "click", lambda _e: self.compare.resize(-1))
+        self.on("open-side", "click", lambda _e: self.show_side(True))
+        self.on("close-side", "click", lambda _e: self.show_side(False))
+        self.on("add-provider", "click", lambda _e: self.provider_dialog.open(None))
+        self.on("pf-gallery", "click", self.provider_dialog.on_gallery)
+        self.on("pf-save", "click", lambda _e: self.provider_dialog.save())
+        self.on("pf-check", "click", lambda _e: self.spawn(self.provider_dialog.check()))
+        self.on("pf-delete", "click", self.on_provider_remove)
+        self.on("pf-cancel", "click", lambda _e: self.provider_dialog.close())
+        self.on("pf-close", "click", lambda _e: self.provider_dialog.close())
+        self.on("provider-dialog", "cancel", lambda _e: self.provider_dialog.close())
+        self.on("open-settings", "click", lambda _e: self.settings_dialog.open())
+        self.on("set-save", "click", lambda _e: self.settings_dialog.save())
+        self.on("set-check", "click", lambda _e: self.spawn(self.settings_dialog.check_gateway()))
+        self.on("set-close", "click", lambda _e: self.settings_dialog.close())
+        self.on("set-close-x", "click", lambda _e: self.settings_dialog.close())
+        self.on("settings-dialog", "cancel", lambda _e: self.settings_dialog.close())
+        self.on("set-export", "click", lambda _e: self.settings_dialog.export())
+        self.on("set-import", "click", lambda _e: self.settings_dialog.import_text())
+        self.on("set-export-aside", "click", lambda _e: self.settings_dialog.export_set_aside())
+        self.on("quarantine-list", "click", self.settings_dialog.on_set_aside)
+        self.proxies.listen(js.document, "visibilitychange", self.on_visibility)
+        self.provider_dialog.build_gallery()
 
     def on_visibility(self, _event: Any) -> None:
         if js.document.hidden:
@@ -111,115 +129,51 @@ class Page:
         else:
             self.app.monitor.resume()
 
-    # --- notices ------------------------------------------------------------------
+    # --- change notices and the frame -----------------------------------------------
 
-    def notice(self, text: str, kind: str = "info") -> None:
-        node = el("notice")
-        node.textContent = text
-        node.dataset.kind = kind
+    def on_change(self, change: Change) -> None:
+        self.dirty.add(change)
+        self.schedule()
 
-    # --- rendering ----------------------------------------------------------------
+    def schedule(self) -> None:
+        if not self.frame_pending:
+            self.frame_pending = True
+            js.requestAnimationFrame(self._frame)
+
+    def on_frame(self, _time: Any = None) -> None:
+        self.frame_pending = False
+        if self.writer is not None:
+            self.writer.flush()
+            scroll_to_end()
+        if self.comparing:
+            self.compare.flush()
+        if not self.dirty:
+            return
+        if self.dirty & {Change.PROVIDERS, Change.HEALTH, Change.SETTINGS}:
+            self.app.settle_choice()  # an action, before rendering reads
+        dirty, self.dirty = self.dirty, set()
+        self.render(dirty)
+
+    def render(self, dirty: set[Change]) -> None:
+        self.renders += 1
+        app = self.app
+        if Change.CONVERSATIONS in dirty:
+            render_conversations(app)
+        if dirty & {Change.PROVIDERS, Change.HEALTH, Change.SETTINGS}:
+            self.provider_list.render(app)
+            render_gateway(app)
+            self.render_route_line()
+            self.picker.show_value()
+        if Change.PROVIDERS in dirty and self.comparing:
+            self.compare.render()
+        if Change.ACTIVITY in dirty:
+            render_activity(app)
+        if Change.CONVERSATION in dirty and self.writer is None:
+            self.render_conversation()
 
     def render_all(self) -> None:
-        self.render_status()
-        self.render_conversation()
-
-    def render_status(self) -> None:
-        """Providers, their health and route, the gateway badge, the pickers, activity."""
-        self.render_gateway_badge()
-        self.render_providers()
-        self.render_pickers()
-        self.render_route_line()
-        self.render_activity()
-
-    def render_gateway_badge(self) -> None:
-        status = self.app.gateway_status
-        badge = el("gateway-status")
-        config = self.app.gateway_config()
-        if config is None:
-            text, title = "no gateway", "Set a gateway URL in Settings to get past CORS blocks"
-        elif status is None:
-            text, title = "gateway: checking…", config.url
-        elif status.kind is GatewayKind.DETOUR:
-            text, title = "gateway: ready", status.message
-        elif status.kind is GatewayKind.LITELLM:
-            text, title = "gateway: LiteLLM proxy (no relay)", status.message
-        else:
-            text, title = "gateway: unreachable", status.message
-        health = self.app.health(GATEWAY_PROVIDER_ID)
-        badge.textContent = text
-        badge.title = title
-        badge.className = f"badge health-{health.state.value}"
-
-    def route_text(self, provider: Provider) -> str:
-        if provider.id == GATEWAY_PROVIDER_ID:
-            return "gateway's own models"
-        remembered = self.app.router.remembered(provider)
-        if provider.routing is Routing.AUTO:
-            return f"auto → {remembered.value}" if remembered else "auto"
-        return provider.routing.value
-
-    def render_providers(self) -> None:
-        listing = el("providers")
-        listing.replaceChildren()
-        active = self.app.state.settings.active_provider
-        for provider in self.app.providers():
-            health = self.app.health(provider.id)
-            item = make("li", role="option", data_provider=provider.id)
-            item.setAttribute("aria-selected", "true" if provider.id == active else "false")
-            item.setAttribute("aria-current", "true" if provider.id == active else "false")
-            item.appendChild(make("strong", provider.name))
-            state = health.state.value if provider.enabled else "disabled"
-            label = f"{provider.name}, {state}, {self.route_text(provider)}"
-            item.setAttribute("aria-label", label)
-            item.appendChild(make("span", f"● {state}", class_=f"badge health-{state}"))
-            item.appendChild(make("span", self.route_text(provider), class_="badge"))
-            meta = []
-            if health.latency_ms is not None:
-                meta.append(f"{health.latency_ms:.0f} ms")
-            if health.last_error:
-                meta.append(health.last_error)
-            elif self.app.notes.get(provider.id):
-                meta.append(self.app.notes[provider.id])
-            if meta:
-                text = " · ".join(meta)
-                item.appendChild(make("span", text, class_="meta", title=text))
-            if provider.id != GATEWAY_PROVIDER_ID:
-                edit = make("button", "Edit", type="button", class_="outline secondary")
-                edit.setAttribute("aria-label", f"Edit {provider.name}")
-                edit.style.padding = ".1rem .5rem"
-                edit.style.marginTop = ".3rem"
-                self.listen(edit, "click", lambda _e, pid=provider.id: self.open_provider(pid))
-                item.appendChild(edit)
-            self.listen(item, "click", lambda e, pid=provider.id: self.pick_provider(pid, e))
-            listing.appendChild(item)
-
-    def render_pickers(self) -> None:
-        select = el("chat-provider")
-        settings = self.app.state.settings
-        providers = [p for p in self.app.providers() if p.enabled]
-        if not settings.active_provider and providers:
-            settings.active_provider = providers[0].id
-        select.replaceChildren()
-        for provider in providers:
-            option = make("option", provider.name, value=provider.id)
-            if provider.id == settings.active_provider:
-                option.selected = True
-            select.appendChild(option)
-        provider = self.app.provider(settings.active_provider)
-        models = self.app.models(provider) if provider else []
-        datalist = el("model-options")
-        datalist.replaceChildren()
-        for model in models:
-            datalist.appendChild(make("option", value=model))
-        field = el("chat-model")
-        focused = js.document.activeElement == field
-        found = provider.all_models if provider else []  # picked only once discovery answered
-        stale = not settings.active_model or settings.active_model not in models
-        if stale and found and not focused:
-            settings.active_model = found[0]
-        if js.document.activeElement != field:
-            field.value = settings.active_model
+        self.dirty = set()
+        self.render(set(Change))
 
     def render_route_line(self) -> None:
         provider = self.app.provider(self.app.state.settings.active_provider)
@@ -227,38 +181,213 @@ class Page:
         if provider is None:
             line.textContent = "Add a provider to start, or set a gateway in Settings."
             return
-        note = self.app.notes.get(provider.id, "")
-        line.textContent = f"{provider.name}: {self.route_text(provider)}" + (
+        failed = provider.id in self.app.failed_notes
+        note = self.app.notes.get(provider.id, "") if failed else ""
+        line.textContent = f"{provider.name} · {route_of(self.app, provider)}" + (
             f" — {note}" if note else ""
         )
 
-    def render_activity(self) -> None:
-        listing = el("activity")
-        listing.replaceChildren()
-        for line in list(self.app.activity)[:50]:
-            listing.appendChild(make("li", line))
-
     def render_conversation(self) -> None:
+        """The open conversation; unchanged messages keep their nodes."""
         box = el("messages")
-        box.replaceChildren()
-        for message in self.app.conversation.messages:
-            box.appendChild(self.message_node(message))
-        box.scrollTop = box.scrollHeight
+        messages = self.app.conversation.messages
+        if not messages:
+            self._cache = []
+            box.replaceChildren(empty_state(bool(self.app.providers())))
+            return
+        last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=-1)
+        last = len(messages) - 1
+        cached = {id(m): (m, key, node) for m, key, node in self._cache}
+        fresh: list[tuple[Message, tuple[Any, ...], Any]] = []
+        for index, message in enumerate(messages):
+            key = self.key(message, index == last_user, index == last)
+            hit = cached.get(id(message))
+            if hit is not None and hit[0] is message and hit[1] == key:
+                fresh.append(hit)
+                continue
+            provider = self.app.provider(message.provider_id)
+            actions = self.actions_for(message, index == last_user, index == last)
+            node = message_node(message, provider.name if provider else "", actions)
+            node.dataset.index = str(index)
+            fresh.append((message, key, node))
+        self._cache = fresh
+        nodes = [node for _m, _k, node in fresh]
+        shown = list(box.children)
+        if len(shown) != len(nodes) or any(a != b for a, b in zip(shown, nodes, strict=True)):
+            box.replaceChildren(*nodes)  # unchanged nodes stay put: no relayout of long replies
+            scroll_to_end(force=True)
 
-    def message_node(self, message: Message) -> Any:
-        node = make("article", data_role=message.role)
-        node.setAttribute("aria-label", "You" if message.role == "user" else "Assistant")
-        if message.reasoning:
-            node.appendChild(make("div", message.reasoning, class_="reasoning"))
-        content = make("div", class_="content")
-        render_blocks(content, message.content)
-        node.appendChild(content)
-        if message.error:
-            node.classList.add("error")
-            node.appendChild(make("footer", message.error))
-        elif message.stopped:
-            node.appendChild(make("footer", "stopped"))
-        return node
+    @staticmethod
+    def key(message: Message, last_user: bool, last: bool) -> tuple[Any, ...]:
+        """What a message's node shows; a node is rebuilt only when this changes."""
+        return (len(message.content), message.error, message.stopped, last_user, last,
+                len(message.reasoning))  # fmt: skip
+
+    def actions_for(self, message: Message, last_user: bool, last: bool) -> list[tuple[str, str]]:
+        if message.role == "user":
+            return [("edit", "Edit")] if last_user else []
+        actions = [("copy", "Copy")] if message.content else []
+        if last:
+            actions.append(("regenerate", "Regenerate"))
+        return actions
+
+    # --- notices ------------------------------------------------------------------
+
+    def notice(self, text: str, kind: str = "info", undo: Callable[[], None] | None = None) -> None:
+        node = el("notice")
+        node.replaceChildren()
+        node.hidden = not text
+        node.dataset.kind = kind
+        self.undo = undo
+        if text:
+            node.appendChild(js.document.createTextNode(text))
+            if undo is not None:
+                button = clone("t-card").querySelector("button")  # a plain button, restyled
+                button.replaceChildren(js.document.createTextNode("Undo"))
+                button.className = "secondary small"
+                button.dataset.action = "undo"
+                node.appendChild(button)
+            announce(text)
+
+    def on_notice(self, event: Any) -> None:
+        action, _ = action_of(event)
+        if action == "undo" and self.undo is not None:
+            undo, self.undo = self.undo, None
+            try:
+                undo()
+            except DetourError as error:
+                self.notice(str(error), "error")
+                return
+            self.notice("Restored.")
+
+    # --- side panel -----------------------------------------------------------------
+
+    @staticmethod
+    def side_open() -> bool:
+        return str(el("app").getAttribute("data-side") or "") == "open"
+
+    def show_side(self, visible: bool) -> None:
+        el("app").dataset.side = "open" if visible else ""
+        el("open-side").setAttribute("aria-expanded", "true" if visible else "false")
+        if visible:
+            el("new-chat").focus()
+        else:
+            el("open-side").focus()
+
+    def on_new_chat(self, _event: Any) -> None:
+        if not self.app.chats.busy:
+            self.set_editing(False)
+            self.app.new_conversation()
+            if self.side_open():
+                self.show_side(False)
+            el("prompt").focus()
+
+    def on_conversations(self, event: Any) -> None:
+        action, control = action_of(event)
+        if not action or self.app.chats.busy:
+            return
+        item = control.closest("[data-id]")
+        conversation_id = str(item.dataset.id)
+        if action == "open":
+            self.set_editing(False)
+            self.app.open_conversation(conversation_id)
+            if self.side_open():
+                self.show_side(False)
+        elif action == "rename":
+            self.start_rename(item, conversation_id)
+        elif action == "delete":
+            try:
+                title = self.app.delete_conversation(conversation_id)
+            except DetourError as error:
+                self.notice(str(error), "error")
+                return
+            self.notice(f"Deleted “{title}”.", undo=self.app.undo_delete_conversation)
+
+    def start_rename(self, item: Any, conversation_id: str) -> None:
+        entry = self.app.conversations.entry(conversation_id)
+        field = js.document.createElement("input")
+        field.value = entry.title if entry else ""
+        field.setAttribute("aria-label", "Conversation title")
+        field.dataset.renaming = conversation_id
+        opener = part(item, "[data-action='open']")
+        opener.replaceWith(field)
+        field.focus()
+        field.select()
+
+    def on_conversations_key(self, event: Any) -> None:
+        target = event.target
+        renaming = str(target.getAttribute("data-renaming") or "")
+        if not renaming:
+            return
+        if event.key == "Enter":
+            event.preventDefault()
+            try:
+                self.app.rename_conversation(renaming, str(target.value))
+            except DetourError as error:
+                self.notice(str(error), "error")
+            self.dirty.add(Change.CONVERSATIONS)
+            self.schedule()
+        elif event.key == "Escape":
+            event.preventDefault()
+            self.dirty.add(Change.CONVERSATIONS)
+            self.schedule()
+
+    def on_providers(self, event: Any) -> None:
+        action, control = action_of(event)
+        if not action:
+            return
+        provider_id = str(control.closest("[data-provider]").dataset.provider)
+        if action == "pick":
+            self.pick_provider(provider_id)
+        elif action == "edit":
+            self.provider_dialog.open(provider_id)
+        elif action == "toggle":
+            provider = self.app.state.provider(provider_id)
+            if provider is not None:
+                try:
+                    self.app.set_enabled(provider_id, not provider.enabled)
+                except DetourError as error:
+                    self.notice(str(error), "error")
+
+    def pick_provider(self, provider_id: str) -> None:
+        provider = self.app.provider(provider_id)
+        if provider is None:
+            return
+        models = self.app.models(provider)
+        self.app.select(provider_id, models[0] if models else "")
+        if not provider.all_models:
+            self.spawn(self.refresh_models(provider_id))
+        if self.side_open():
+            self.show_side(False)
+
+    def after_provider_saved(self, provider_id: str) -> None:
+        if self.side_open():
+            self.show_side(False)  # back to the chat, with the new provider chosen
+        self.app.select(provider_id, "")
+        self.spawn(self.refresh_models(provider_id))
+        self.spawn(self.app.check_health(provider_id))
+
+    def on_provider_remove(self, _event: Any) -> None:
+        provider_id = self.provider_dialog.editing
+        if not provider_id:
+            return
+        provider = self.app.state.provider(provider_id)
+        try:
+            self.app.delete_provider(provider_id)
+        except DetourError as error:
+            el("pf-error").textContent = str(error)
+            return
+        self.provider_dialog.close()
+        name = provider.name if provider else provider_id
+        self.notice(f"Removed {name}.", undo=self.undo_remove)
+
+    def undo_remove(self) -> None:
+        self.app.undo_delete()
+
+    async def refresh_models(self, provider_id: str) -> None:
+        """List a provider's models; a failure shows as the provider's note."""
+        with contextlib.suppress(DetourError):
+            await self.app.refresh_models(provider_id)
 
     # --- chat ---------------------------------------------------------------------
 
@@ -271,281 +400,153 @@ class Page:
         event.preventDefault()
         self.spawn(self.send())
 
-    def on_new_chat(self, _event: Any) -> None:
-        if not self.streaming:
-            self.app.new_conversation()
-            self.render_conversation()
+    def set_editing(self, editing: bool, *, clear: bool = False) -> None:
+        self.editing = editing
+        el("editing").hidden = not editing
+        if clear:
+            el("prompt").value = ""
 
-    def on_provider_pick(self, _event: Any) -> None:
-        self.pick_provider(str(el("chat-provider").value), None)
-
-    def pick_provider(self, provider_id: str, event: Any) -> None:
-        if event is not None and str(event.target.tagName).lower() == "button":
+    def on_toggle_compare(self, _event: Any) -> None:
+        if self.app.chats.busy:
             return
-        self.app.state.settings.active_provider = provider_id
-        self.app.state.settings.active_model = ""
-        self.render_status()
-        provider = self.app.provider(provider_id)
-        if provider is not None and not provider.all_models:
-            self.spawn(self.refresh_models(announce=False))
-        self.app.select(provider_id, self.app.state.settings.active_model)
+        self.comparing = not self.comparing
+        el("toggle-compare").setAttribute("aria-pressed", "true" if self.comparing else "false")
+        el("compare-view").hidden = not self.comparing
+        el("chat-view").hidden = self.comparing
+        el("picker").hidden = self.comparing
+        el("route-line").hidden = self.comparing
+        if self.comparing:
+            self.set_editing(False)
+            self.compare.render()
 
-    def on_model_pick(self, _event: Any) -> None:
-        self.app.select(self.app.state.settings.active_provider, str(el("chat-model").value))
-
-    async def refresh_models(self, *, announce: bool = True) -> None:
-        """List the active provider's models; errors go to the provider's note."""
-        provider_id = self.app.state.settings.active_provider
-        if not provider_id:
+    def on_messages(self, event: Any) -> None:
+        action, control = action_of(event)
+        if not action:
             return
-        try:
-            result = await self.app.refresh_models(provider_id)
-        except DetourError as error:
-            if announce:
-                self.notice(str(error), "error")
-        else:
-            if announce:
-                self.notice(result.note or "Models refreshed.")
-        self.render_status()
+        if action == "copy-code":
+            code = control.closest(".code").querySelector("code")
+            self.copy(str(code.textContent), "Code copied.")
+            return
+        article = control.closest("article")
+        index = int(str(article.getAttribute("data-index") or -1))
+        messages = self.app.conversation.messages
+        if not 0 <= index < len(messages) or self.app.chats.busy:
+            return
+        if action == "copy":
+            self.copy(messages[index].content, "Reply copied.")
+        elif action == "regenerate":
+            self.spawn(self.regenerate())
+        elif action == "edit":
+            el("prompt").value = messages[index].content
+            self.set_editing(True)
+            el("prompt").focus()
+
+    def copy(self, text: str, done: str) -> None:
+        async def write() -> None:
+            try:
+                await js.navigator.clipboard.writeText(text)
+            except Exception:
+                self.notice("The browser refused the clipboard; select the text instead.", "error")
+                return
+            announce(done)
+
+        self.spawn(write())
+
+    def choice(self) -> tuple[str, str]:
+        settings = self.app.state.settings
+        return settings.active_provider, settings.active_model
 
     async def send(self) -> None:
-        if self.streaming:
+        if self.app.chats.busy:
             return
-        text = str(el("prompt").value).strip()
+        prompt = el("prompt")
+        text = str(prompt.value).strip()
         if not text:
             return
-        provider_id = str(el("chat-provider").value)
-        model = str(el("chat-model").value).strip()
-        if not provider_id or not model:
-            self.notice("Choose a provider and a model (or type a model id) first.", "error")
+        try:
+            if self.comparing:
+                runs = self.compare.start(text)
+            elif self.editing:
+                updates = self.app.chats.edit_last(*self.choice(), text)
+            else:
+                updates = self.app.chats.send(*self.choice(), text)
+        except DetourError as error:
+            self.notice(str(error), "error")  # what was typed stays in the box
             return
-        box = el("messages")
-        self.streaming = True
+        prompt.value = ""
+        self.notice("")
+        self.set_editing(False)
+        if self.comparing:
+            await self.streaming(self.compare.run(runs))
+        else:
+            await self.streaming(self.stream(updates))
+
+    async def regenerate(self) -> None:
+        try:
+            updates = self.app.chats.regenerate(*self.choice())
+        except DetourError as error:
+            self.notice(str(error), "error")
+            return
+        await self.streaming(self.stream(updates))
+
+    async def streaming(self, work: Awaitable[None]) -> None:
         el("send").disabled = True
         el("stop").hidden = False
-        self.notice("")
-        reply = make("article", data_role="assistant", aria_busy="true")
-        reply.setAttribute("aria-label", "Assistant")
-        reasoning = make("div", class_="reasoning")
-        content = make("div", class_="content")
-        reply.appendChild(reasoning)
-        reply.appendChild(content)
-        chunks = 0
         try:
-            updates = self.app.send(provider_id, model, text)
-            el("prompt").value = ""
-            box.appendChild(self.message_node(Message("user", text)))
-            box.appendChild(reply)
-            async for update in updates:
-                if isinstance(update, TextDelta):
-                    chunks += 1
-                    content.textContent += update.text
-                    reply.dataset.chunks = str(chunks)
-                elif isinstance(update, ReasoningDelta):
-                    reasoning.textContent += update.text
-                else:
-                    stats = asdict(update)
-                    footer = describe_stats(stats)
-                    if update.error:
-                        reply.classList.add("error")
-                        footer = f"{update.error} — {footer}" if footer else update.error
-                    reply.appendChild(make("footer", footer))
-                    reply.dataset.route = update.route or ""
-                box.scrollTop = box.scrollHeight
-        except DetourError as error:
-            if reply.parentNode is None:
-                box.appendChild(reply)
-            reply.classList.add("error")
-            content.textContent = str(error)
-            self.notice(str(error), "error")
+            await work
         finally:
-            if "```" in content.textContent or "~~~" in content.textContent:
-                render_blocks(content, str(content.textContent))
-            reply.setAttribute("aria-busy", "false")
-            reply.dataset.done = "true"
-            self.streaming = False
             el("send").disabled = False
             el("stop").hidden = True
-            self.render_status()
 
-    # --- provider dialog ----------------------------------------------------------
-
-    def open_provider(self, provider_id: str | None) -> None:
-        self.editing = provider_id
-        provider = self.app.state.provider(provider_id) if provider_id else None
-        el("provider-dialog-title").textContent = (
-            f"Edit {provider.name}" if provider else "Add provider"
-        )
-        el("pf-delete").hidden = provider is None
-        el("pf-template").disabled = provider is not None
-        el("pf-error").textContent = ""
-        el("pf-check-result").textContent = ""
-        if provider is not None:
-            self.fill_form(as_draft(provider))
-            self.describe_template(provider.template)
+    async def stream(self, updates: Any) -> None:
+        """Show the reply as it arrives; then its Markdown, footer and any error, in view."""
+        self.render_conversation()
+        provider_id, model = self.choice()
+        provider = self.app.provider(provider_id)
+        name = provider.name if provider else provider_id
+        node = clone("t-message")
+        node.dataset.role = "assistant"
+        node.setAttribute("aria-label", "Assistant")
+        part(node, ".who").textContent = reply_header(Message("assistant", "", model=model), name)
+        el("messages").appendChild(node)
+        scroll_to_end(force=True)
+        self.writer = writer = ReplyWriter(node, self.schedule)
+        footer = error = route = unsaved = ""
+        paused = time.monotonic()
+        try:
+            async for update in updates:
+                self.take(writer, update)
+                if time.monotonic() - paused > YIELD_EVERY:
+                    await asyncio.sleep(0.001)  # let the browser paint and take input
+                    paused = time.monotonic()
+                if isinstance(update, ReplyStats):
+                    footer = describe_stats(stats_dict(update))
+                    error, unsaved = update.error, update.unsaved
+                    route = update.route or ""
+        except DetourError as failure:
+            error = str(failure)
+        finally:
+            self.writer = None
+        messages = self.app.conversation.messages
+        reply = messages[-1] if messages and messages[-1].role == "assistant" else None
+        writer.finish(reply, footer, reply.error if reply and reply.error else error, route)
+        if reply is not None:  # the node stays: the next render finds it unchanged
+            index = len(messages) - 1
+            node.dataset.index = str(index)
+            set_actions(node, self.actions_for(reply, False, True))
+            self._cache.append((reply, self.key(reply, False, True), node))
+        if unsaved:
+            self.notice(unsaved, "error")
+        if error:
+            part(node, ".error").scrollIntoView(False)
+            announce(f"Reply from {name} failed: {error}")
         else:
-            el("pf-template").value = "zai"
-            self.apply_template("zai")
-        el("provider-dialog").showModal()
+            announce(f"Reply from {name} finished.")
+        self.dirty.add(Change.CONVERSATION)
+        self.schedule()
 
-    def fill_form(self, draft: ProviderDraft) -> None:
-        el("pf-template").value = draft.template
-        el("pf-name").value = draft.name
-        el("pf-base-url").value = draft.base_url
-        el("pf-dialect").value = draft.dialect
-        el("pf-api-key").value = draft.api_key
-        el("pf-headers").value = draft.headers
-        el("pf-models").value = draft.manual_models
-        el("pf-enabled").checked = draft.enabled
-        for radio in js.document.querySelectorAll("input[name='pf-routing']"):
-            radio.checked = radio.value == draft.routing
-
-    def describe_template(self, template_id: str) -> None:
-        template = get_template(template_id)
-        options = el("pf-base-options")
-        options.replaceChildren()
-        if template is None:
-            el("pf-template-note").textContent = ""
-            el("pf-key-help").textContent = ""
-            return
-        for choice in template.base_url_choices:
-            options.appendChild(make("option", choice.label, value=choice.url))
-        note = template.note
-        if template.optional_headers:
-            names = ", ".join(template.optional_headers)
-            note += f" Optional headers ({names}) are left out: they force a CORS preflight."
-        el("pf-template-note").textContent = note.strip()
-        key_help = f"Get a key at {template.key_url}" if template.key_url else ""
-        if not template.needs_key:
-            key_help = "No key needed for a local server."
-        el("pf-key-help").textContent = key_help
-
-    def on_template_pick(self, _event: Any) -> None:
-        if self.editing is None:
-            self.apply_template(str(el("pf-template").value))
-
-    def apply_template(self, template_id: str) -> None:
-        template = get_template(template_id)
-        if template is None:
-            return
-        self.fill_form(
-            ProviderDraft(
-                template=template.id,
-                name=template.name,
-                base_url=template.base_url,
-                dialect=template.dialect.value,
-                api_key="",
-                routing=template.routing.value,
-                headers="\n".join(f"{k}: {v}" for k, v in template.headers.items()),
-                manual_models="",
-            )
-        )
-        self.describe_template(template_id)
-
-    def read_form(self) -> ProviderDraft:
-        routing = "auto"
-        for radio in js.document.querySelectorAll("input[name='pf-routing']"):
-            if radio.checked:
-                routing = str(radio.value)
-        return ProviderDraft(
-            template=str(el("pf-template").value),
-            name=str(el("pf-name").value),
-            base_url=str(el("pf-base-url").value),
-            dialect=str(el("pf-dialect").value),
-            api_key=str(el("pf-api-key").value),
-            routing=routing,
-            headers=str(el("pf-headers").value),
-            manual_models=str(el("pf-models").value),
-            enabled=bool(el("pf-enabled").checked),
-        )
-
-    def on_provider_save(self, _event: Any) -> None:
-        try:
-            provider = self.app.save_provider(self.read_form(), self.editing)
-        except ProviderInvalid as error:
-            el("pf-error").textContent = str(error)
-            return
-        el("provider-dialog").close()
-        self.app.state.settings.active_provider = provider.id
-        self.app.state.settings.active_model = ""
-        self.render_status()
-        self.spawn(self.refresh_models(announce=False))
-        self.spawn(self.app.check_health(provider.id))
-
-    async def check_provider(self) -> None:
-        result = el("pf-check-result")
-        result.textContent = "Checking…"
-        try:
-            result.textContent = await self.app.check_provider(self.read_form(), self.editing)
-        except DetourError as error:
-            result.textContent = str(error)
-        self.render_status()
-
-    def on_provider_delete(self, _event: Any) -> None:
-        if self.editing and js.window.confirm("Delete this provider?"):
-            self.app.delete_provider(self.editing)
-            el("provider-dialog").close()
-            self.render_status()
-
-    # --- settings dialog ----------------------------------------------------------
-
-    def open_settings(self, _event: Any) -> None:
-        settings = self.app.state.settings
-        el("set-gateway-url").value = settings.gateway_url or self.app.default_gateway_url
-        el("set-gateway-token").value = settings.gateway_token
-        el("set-system").value = settings.system_prompt
-        el("set-temperature").value = "" if settings.temperature is None else settings.temperature
-        el("set-max-tokens").value = "" if settings.max_tokens is None else settings.max_tokens
-        el("set-gateway-result").textContent = ""
-        el("set-transfer-result").textContent = ""
-        quarantine = el("set-quarantine")
-        quarantine.replaceChildren()
-        if self.app.state.quarantine:
-            quarantine.appendChild(make("h4", "Set aside (kept, not loaded)"))
-            listing = make("ul")
-            for entry in self.app.state.quarantine:
-                listing.appendChild(make("li", f"{entry.source}: {entry.reason}"))
-            quarantine.appendChild(listing)
-        el("settings-dialog").showModal()
-
-    def on_settings_save(self, _event: Any) -> None:
-        url = str(el("set-gateway-url").value).strip()
-        if url == self.app.default_gateway_url:
-            url = ""
-        try:
-            self.app.set_preferences(
-                str(el("set-system").value),
-                str(el("set-temperature").value),
-                str(el("set-max-tokens").value),
-            )
-            self.app.set_gateway(url, str(el("set-gateway-token").value))
-        except DetourError as error:
-            el("set-gateway-result").textContent = str(error)
-            return
-        el("set-gateway-result").textContent = "Saved."
-        self.spawn(self.check_gateway())
-
-    async def check_gateway(self) -> None:
-        result = el("set-gateway-result")
-        result.textContent = "Checking…"
-        status = await self.app.refresh_gateway()
-        if status is None:
-            result.textContent = "No gateway URL is set."
-        else:
-            models = len(self.app.gateway_models)
-            extra = f"; {models} models" if status.kind is not GatewayKind.UNREACHABLE else ""
-            result.textContent = f"{status.message}{extra}"
-        self.render_status()
-
-    def on_export(self, _event: Any) -> None:
-        el("set-transfer").value = self.app.export(bool(el("set-export-keys").checked))
-        el("set-transfer-result").textContent = "Copy the text above to keep it."
-
-    def on_import(self, _event: Any) -> None:
-        try:
-            el("set-transfer-result").textContent = self.app.import_text(
-                str(el("set-transfer").value)
-            )
-        except DetourError as error:
-            el("set-transfer-result").textContent = str(error)
-        self.render_status()
+    def take(self, writer: ReplyWriter, update: ChatUpdate) -> None:
+        if isinstance(update, TextDelta):
+            writer.add_text(update.text)
+        elif isinstance(update, ReasoningDelta):
+            writer.add_reasoning(update.text)

@@ -78,10 +78,25 @@ class ReasoningDelta:
 
 @dataclass(frozen=True)
 class Usage:
-    """Token counts as the provider reports them."""
+    """Token counts as the provider reports them; a count of the wrong type becomes None."""
 
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("prompt_tokens", "completion_tokens"):
+            object.__setattr__(self, name, count(getattr(self, name)))
+
+
+def count(value: object) -> int | None:
+    """A token count from a provider: an int, or digits sent as a string; else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
 
 
 @dataclass(frozen=True)
@@ -177,16 +192,25 @@ class StreamDecoder:
     def __init__(self, dialect: WireDialect) -> None:
         self._sse = SseParser()
         self._decoder = dialect.stream_decoder()
+        self.skipped: list[str] = []  # events that did not decode; the rest is kept
 
     def feed(self, chunk: bytes) -> list[ReplyEvent]:
         """Parse a chunk; return the reply events it completed."""
-        with expecting("the chat request"):
-            return [e for event in self._sse.feed(chunk) for e in self._decoder.decode(event)]
+        return self._decode(self._sse.feed(chunk))
 
     def close(self) -> list[ReplyEvent]:
         """End of stream: return whatever the last bytes completed."""
-        with expecting("the chat request"):
-            return [e for event in self._sse.close() for e in self._decoder.decode(event)]
+        return self._decode(self._sse.close())
+
+    def _decode(self, events: list[SseEvent]) -> list[ReplyEvent]:
+        decoded: list[ReplyEvent] = []
+        for event in events:
+            try:
+                with expecting("the chat request"):
+                    decoded.extend(self._decoder.decode(event))
+            except ProtocolError as error:  # one bad event loses nothing around it
+                self.skipped.append(error.message)
+        return decoded
 
 
 @contextmanager
