@@ -95,7 +95,8 @@ def start_detour(extra_env: dict[str, str] | None = None) -> Detour:
         env=env,
     )
     try:
-        _wait_for(detour.gateway_url + "/health", process)
+        # Ready means LiteLLM is loaded and warm, which is what the launcher waits for too.
+        _wait_for(detour.gateway_url + "/health/readiness", process, 240)
         _wait_for(detour.page_url, process)
     except BaseException:
         stop_detour(detour)

@@ -132,6 +132,7 @@ def _gateway_pids(launcher: int) -> list[int]:
 
 def test_a_gateway_that_exits_is_started_again_and_the_page_stays_up() -> None:
     running = start_detour()
+    time.sleep(1.0)  # the launcher polls readiness too: let it reach its watch loop
     try:
         (first,) = _gateway_pids(running.process.pid)
         os.kill(first, signal.SIGKILL)
