@@ -60,21 +60,11 @@ from build import DIST, build  # noqa: E402
 from run import environment  # noqa: E402
 from serve import create_app  # noqa: E402
 
+from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.gateway.standins import closed_port as free_port  # noqa: E402
 
 RESULTS = REPO / "bench" / "RESULTS.md"
 OUT = REPO / "bench" / "out"
-CHROMIUM = os.environ.get("DETOUR_CHROMIUM", "/usr/bin/chromium")
-# The end-to-end suite's flags: headless Debian Chromium that reaches for nothing outside.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SECTION_START = "<!-- page-bench:start -->"
 SECTION_END = "<!-- page-bench:end -->"
 READY_TIMEOUT_MS = 180_000

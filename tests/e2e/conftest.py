@@ -21,10 +21,10 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import ConsoleMessage, Page
 
+from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.gateway.standins import closed_port as free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("DETOUR_CHROMIUM", "/usr/bin/chromium")
 ALLOWED_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 READY = "body[data-ready='true']"
 
@@ -35,15 +35,7 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
     return {
         **browser_type_launch_args,
         "executable_path": CHROMIUM,
-        "args": [
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-        ],
+        "args": CHROMIUM_ARGS,
     }
 
 
