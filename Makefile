@@ -13,7 +13,7 @@ run: install vendor          ## start the gateway and the page (Ctrl-C stops bot
 	$(PY) tools/run.py
 
 test: install vendor browser servers ## run unit, gateway, deployment and end-to-end tests, with core coverage
-	$(PY) -m pytest --cov=web --cov-branch --cov-report=term-missing:skip-covered --cov-fail-under=90
+	$(PY) -m pytest --cov=web --cov-branch --cov-report=term-missing:skip-covered --cov-fail-under=90 --durations=10
 
 dist: install vendor         ## write the static page into dist/
 	$(PY) tools/build.py

@@ -116,9 +116,11 @@ def test_one_replicas_failures_cool_a_deployment_down_for_all(
             answers = [chat(other, f"other-{n}") for other in others for n in range(10)]
 
             assert [a.status_code for a in answers] == [200] * len(answers)
-            # Without the shared cooldown each of them would pick the failing deployment
-            # about every other time until it had failed twice there too.
-            assert len(providers.breakable.failed) == failures_on_first
+            # Without the shared cooldown each of the two others would pick the failing
+            # deployment about every other time until it had failed twice there too (4 or
+            # more calls in all). With it they skip it; one call may still slip through when
+            # a replica read the cooldown list just before the first replica wrote it.
+            assert len(providers.breakable.failed) - failures_on_first <= 1
             store.close()
 
 

@@ -20,6 +20,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import Detour, PageGuard, open_app
+from tests.e2e.people import pick_model
 from tests.gateway.standins import closed_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,11 +91,8 @@ def test_the_page_chats_through_a_stock_litellm_proxy(
     expect(page.locator("#gateway-status")).to_have_text(
         "gateway: LiteLLM proxy (no relay)", timeout=30_000
     )
-    settings.get_by_role("button", name="Close").click()
-    page.get_by_role("combobox", name="Provider", exact=True).select_option("gateway")
-    expect(page.get_by_role("combobox", name="Model", exact=True)).to_have_value(
-        "detour-demo", timeout=30_000
-    )
+    settings.get_by_role("button", name="Close", exact=True).click()
+    pick_model(page, "detour-demo")
     page.get_by_label("Message").fill("Hello, stock proxy")
     page.get_by_role("button", name="Send").click()
     reply = page.locator("article[data-role='assistant']").last
