@@ -151,26 +151,6 @@ def start_gateway(config: Path, port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("the gateway was not ready within 300 s")
 
 
-def start_stock_proxy(config: Path, port: int) -> subprocess.Popen[bytes]:
-    """stock_proxy.start, with room for a slow start on a loaded machine (300 s)."""
-    env = {**os.environ, "LITELLM_OFFLINE_MODE": "true", "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-           "LITELLM_MASTER_KEY": MASTER_KEY, "LITELLM_LOG": "ERROR"}  # fmt: skip
-    command = [str(stock_proxy.VENV / "bin" / "litellm"), "--config", str(config),
-               "--host", "127.0.0.1", "--port", str(port), "--num_workers", "1"]  # fmt: skip
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=config.parent
-    )
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health/liveliness").status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.3)
-    process.kill()
-    raise RuntimeError("the stock proxy did not become live in 300 s")
-
-
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     OUT.mkdir(parents=True, exist_ok=True)
     processes: list[subprocess.Popen[bytes]] = []
@@ -194,7 +174,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         if args.no_stock:
             report["notes"].append("stock LiteLLM proxy arm skipped (--no-stock)")
         elif PINNED_PROXY.exists() or stock_proxy.install(OUT / "stock-proxy-install.log"):
-            processes.append(start_stock_proxy(config, proxy_port))
+            processes.append(stock_proxy.start(config, proxy_port, MASTER_KEY, seconds=300))
             headers = {"authorization": f"Bearer {MASTER_KEY}"}
             base = f"http://127.0.0.1:{proxy_port}"
             arms.append(Arm("stock_proxy", base, "/v1/chat/completions", headers, BODY))

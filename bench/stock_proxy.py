@@ -71,8 +71,10 @@ def install(log: Path) -> bool:
     return result.returncode == 0 and litellm_bin.exists()
 
 
-def start(config: Path, port: int, master_key: str) -> subprocess.Popen[bytes]:
-    """Start `litellm --config` on 127.0.0.1 and wait on /health/liveliness."""
+def start(
+    config: Path, port: int, master_key: str, seconds: float = 120
+) -> subprocess.Popen[bytes]:
+    """Start `litellm --config` on 127.0.0.1 and wait on /health/liveliness for `seconds`."""
     env = {
         **os.environ,
         "LITELLM_OFFLINE_MODE": "true",
@@ -97,7 +99,7 @@ def start(config: Path, port: int, master_key: str) -> subprocess.Popen[bytes]:
         stderr=subprocess.DEVNULL,
         cwd=config.parent,
     )
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"stock proxy exited with {process.returncode}")
@@ -111,7 +113,7 @@ def start(config: Path, port: int, master_key: str) -> subprocess.Popen[bytes]:
             pass
         time.sleep(0.2)
     process.kill()
-    raise RuntimeError("stock proxy did not become live in 120 s")
+    raise RuntimeError(f"stock proxy did not become live in {seconds:.0f} s")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from tests.deploy.servers import (
     running_replicas,
 )
 from tests.e2e.conftest import PageGuard, open_app
+from tests.e2e.people import send
 
 pytestmark = pytest.mark.timeout(420)  # a replica loads LiteLLM, the page boots Pyodide
 
@@ -68,9 +69,7 @@ def test_the_page_boots_from_nginx_and_chats_through_the_gateway_behind_nginx(
     settings.get_by_role("button", name="Close", exact=True).click()
     expect(page.get_by_role("combobox", name="Model", exact=True)).to_have_value("detour-demo")
 
-    page.get_by_label("Message").fill("Hello from the static host")
-    page.get_by_role("button", name="Send").click()
-    reply = page.locator("article[data-role='assistant']").last
+    reply = send(page, "Hello from the static host")
     expect(reply).to_have_attribute("data-done", "true", timeout=60_000)
     assert reply.locator(".content").inner_text().startswith("Hello from Detour")
     assert int(reply.get_attribute("data-chunks") or 0) > 1

@@ -20,7 +20,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import Detour, PageGuard, open_app
-from tests.e2e.people import pick_model
+from tests.e2e.people import pick_model, send
 from tests.gateway.standins import closed_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,9 +93,7 @@ def test_the_page_chats_through_a_stock_litellm_proxy(
     )
     settings.get_by_role("button", name="Close", exact=True).click()
     pick_model(page, "detour-demo")
-    page.get_by_label("Message").fill("Hello, stock proxy")
-    page.get_by_role("button", name="Send").click()
-    reply = page.locator("article[data-role='assistant']").last
+    reply = send(page, "Hello, stock proxy")
     expect(reply).to_have_attribute("data-done", "true", timeout=60_000)
     assert reply.locator(".content").inner_text().startswith("Hello from Detour")
     assert int(reply.get_attribute("data-chunks") or 0) > 1
