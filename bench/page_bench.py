@@ -36,6 +36,7 @@ import os
 import platform
 import re
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -154,11 +155,16 @@ class Server:
         return f"http://127.0.0.1:{self.port}/"
 
 
-def start_server(name: str, app: ASGIApp, port: int) -> Server:
+def start_server(
+    name: str, app: ASGIApp, port: int, sockets: list[socket.socket] | None = None
+) -> Server:
+    """Serve `app` on 127.0.0.1:`port`, or on every one of `sockets` (bound to loopback)."""
     counter = Counter(app)
     config = uvicorn.Config(counter, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name=name, daemon=True)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": sockets}, name=name, daemon=True
+    )
     thread.start()
     deadline = time.monotonic() + 30
     while not server.started:
@@ -314,7 +320,7 @@ LONG_TASK_PROBE = """
 
 
 class Upstreams:
-    """Fifty OpenAI-compatible model lists of mixed speed, with CORS, on one server."""
+    """Fifty OpenAI-compatible model lists of mixed speed, with CORS: one server, a port each."""
 
     def __init__(self) -> None:
         self.seen: list[tuple[int, float, float]] = []  # provider, arrival, answer sent
@@ -348,13 +354,31 @@ class Upstreams:
             self.seen.append((provider, arrived, time.monotonic()))
 
 
-def seeded_state(upstream_url: str) -> str:
+def loopback_sockets(count: int) -> list[socket.socket]:
+    """`count` listening sockets on 127.0.0.1, each on its own port.
+
+    Each provider gets its own origin, as real providers have: a browser keeps
+    at most six connections per host and port, so fifty providers behind one
+    port would queue behind each other and measure the browser, not the page.
+    """
+    sockets = []
+    for _ in range(count):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(128)
+        sock.set_inheritable(True)
+        sockets.append(sock)
+    return sockets
+
+
+def seeded_state(ports: list[int]) -> str:
     """Saved state with fifty enabled providers, called directly, models already known."""
     providers = [
         {
             "id": f"p{i}",
             "name": f"Provider {i} ({HEALTH_DELAYS_MS[i % len(HEALTH_DELAYS_MS)]} ms)",
-            "base_url": f"{upstream_url}p{i}/v1",
+            "base_url": f"http://127.0.0.1:{ports[i]}/p{i}/v1",
             "dialect": "openai",
             "routing": "direct",
             "enabled": True,
@@ -368,6 +392,7 @@ def seeded_state(upstream_url: str) -> str:
 @dataclass
 class HealthFigures:
     cycle_s: float
+    start_spread_s: float  # first check's arrival, first to last provider
     slowest_s: float
     ratio: float
     longest_task_ms: float
@@ -379,12 +404,14 @@ class HealthFigures:
 
 def health_at_scale(pw: Playwright, app: Server) -> HealthFigures:
     upstreams = Upstreams()
-    upstream = start_server("upstreams", upstreams, free_port())
+    sockets = loopback_sockets(HEALTH_PROVIDERS)
+    ports = [sock.getsockname()[1] for sock in sockets]
+    upstream = start_server("upstreams", upstreams, ports[0], sockets)
     os.environ["DETOUR_HEALTH_INTERVAL"] = str(HEALTH_INTERVAL_S)
     browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     try:
         context = browser.new_context(service_workers="block")
-        state = json.dumps(seeded_state(upstream.url))
+        state = json.dumps(seeded_state(ports))
         context.add_init_script(
             "if (!localStorage.getItem('detour.state')) "
             f"localStorage.setItem('detour.state', {state});"
@@ -405,6 +432,9 @@ def health_at_scale(pw: Playwright, app: Server) -> HealthFigures:
     finally:
         browser.close()
         upstream.server.should_exit = True
+        upstream.thread.join(10)
+        for sock in sockets:
+            sock.close()
         del os.environ["DETOUR_HEALTH_INTERVAL"]
     by_provider: dict[int, list[tuple[float, float]]] = {}
     for provider, arrived, answered in sorted(upstreams.seen, key=lambda s: s[1]):
@@ -421,6 +451,7 @@ def health_at_scale(pw: Playwright, app: Server) -> HealthFigures:
     ]
     return HealthFigures(
         cycle_s=cycle,
+        start_spread_s=max(s for s, _ in first) - min(s for s, _ in first),
         slowest_s=slowest,
         ratio=cycle / slowest,
         longest_task_ms=max((length for _, length in tasks), default=0.0),

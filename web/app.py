@@ -124,8 +124,9 @@ class App:
 
     def _on_event(self, event: Event) -> None:
         if isinstance(event, RouteChosen):
-            self.last_route[event.provider_id] = event.route
-            self.changed(Change.HEALTH)
+            if self.last_route.get(event.provider_id) != event.route:
+                self.last_route[event.provider_id] = event.route
+                self.changed(Change.HEALTH)  # the same road again shows nothing new
             routine = event.reason == "remembered" or event.reason.startswith("set to")
             after_fallback = event.route == "gateway" and event.reason.startswith("direct ")
             if routine or after_fallback:
@@ -141,14 +142,13 @@ class App:
         self.changed(Change.HEALTH)
 
     def _on_check(self, target_id: str, health: Health) -> None:
-        """After every check: stale notes go, and the gateway's badge follows its status."""
+        """After every check: its latency is shown, stale notes go, the gateway's badge follows."""
         if not health.last_error and target_id in self.failed_notes:
             self.failed_notes.discard(target_id)  # "could not be reached" is over
             self.notes.pop(target_id, None)
-            self.changed(Change.HEALTH)
+        self.changed(Change.HEALTH)
         if target_id != GATEWAY_PROVIDER_ID:
             return
-        self.changed(Change.HEALTH)
         status = self.router.last_status
         back = status is not None and status.kind is not GatewayKind.UNREACHABLE
         if back and not self.gateway_models and self._refreshing is None:

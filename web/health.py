@@ -47,6 +47,7 @@ class Health:
     latency_ms: float | None = None
     latencies: list[float] = field(default_factory=list)
     next_check_at: float = 0.0
+    started_at: float | None = None  # when the latest check began
 
     @property
     def average_ms(self) -> float | None:
@@ -144,16 +145,46 @@ class HealthMonitor:
         return list(due)
 
     async def run(self) -> None:
-        """Check on schedule until cancelled; wait while paused."""
+        """Check on schedule until cancelled; wait while paused.
+
+        Each target keeps its own schedule: a due check starts at once, beside
+        any still waiting for an answer, so a slow provider delays no other.
+        """
         while True:
-            self._wake.clear()  # pause/resume from here on cut the coming sleep short
+            self._wake.clear()  # pause, resume or a finished check cut the sleep short
             if self._paused:
                 await self._wake.wait()
                 continue
-            await self.step()
-            pending = [self.health(tid).next_check_at for tid in self._targets()]
-            delay = min(pending) - self.clock.now() if pending else self.interval
+            now = self.clock.now()
+            waiting: list[float] = []
+            for tid, provider in self._slowest_first(self._targets()):
+                if self._paused:
+                    break
+                if tid in self._inflight:
+                    continue
+                due = self.health(tid).next_check_at
+                if due <= now:
+                    self._start(tid, provider)
+                    # Let that check reach its fetch before starting the next: in the
+                    # browser, callbacks queued together run as one task, and fifty
+                    # checks started at once held the page for 200 ms.
+                    await asyncio.sleep(0)
+                else:
+                    waiting.append(due)
+            delay = min(waiting) - now if waiting else self.interval
             await self._sleep(max(delay, 0.0))
+
+    def _slowest_first(
+        self, targets: dict[str, Provider | None]
+    ) -> list[tuple[str, Provider | None]]:
+        """Targets, the slowest to answer (or never measured) first: started in turn,
+        the slow ones' waits overlap the others' starts."""
+
+        def slowness(item: tuple[str, Provider | None]) -> float:
+            average = self.health(item[0]).average_ms
+            return -(average if average is not None else float("inf"))
+
+        return sorted(targets.items(), key=slowness)
 
     def pause(self) -> None:
         """Stop checking (the page went hidden)."""
@@ -177,17 +208,27 @@ class HealthMonitor:
             waker.cancel()
             sleeper.cancel()
 
-    async def _check(self, target_id: str, provider: Provider | None) -> Health:
+    def _start(self, target_id: str, provider: Provider | None) -> asyncio.Future[Health]:
+        """The target's check in flight, started now unless one already is."""
         running = self._inflight.get(target_id)
         if running is not None:
-            return await asyncio.shield(running)
+            return running
         task = asyncio.ensure_future(self._probe(target_id, provider))
         self._inflight[target_id] = task
-        task.add_done_callback(lambda _: self._inflight.pop(target_id, None))
-        return await asyncio.shield(task)
+
+        def finished(_: object) -> None:
+            self._inflight.pop(target_id, None)
+            self._wake.set()  # the run loop schedules this target's next check
+
+        task.add_done_callback(finished)
+        return task
+
+    async def _check(self, target_id: str, provider: Provider | None) -> Health:
+        return await asyncio.shield(self._start(target_id, provider))
 
     async def _probe(self, target_id: str, provider: Provider | None) -> Health:
         start = self.clock.now()
+        self.health(target_id).started_at = start
         try:
             if provider is None:
                 await with_timeout(self.clock, self._gateway_check(), self.timeout)
@@ -239,7 +280,9 @@ class HealthMonitor:
         # The gateway is one cheap call to our own server: checked every interval, so its
         # going away and coming back both show within two intervals.
         failures = 0 if target_id == GATEWAY_ID else health.failures
-        health.next_check_at = now + self.delay(failures)
+        # Counted from when the check started, so a slow answer does not stretch the rate.
+        started = health.started_at if health.started_at is not None else now
+        health.next_check_at = max(started + self.delay(failures), now)
         if health.state is not old:
             self._emit(HealthChanged(target_id, old.value, health.state.value, reason))
         self._checked(target_id, health)

@@ -283,3 +283,40 @@ def test_the_gateway_going_away_and_coming_back_shows_within_two_intervals(
         expect(badge).to_have_text("gateway: ready", timeout=2_000 + 3_000)
     finally:
         stop_detour(fast)
+
+
+def test_a_slow_provider_delays_no_other_check_and_a_check_redraws_only_its_row(
+    page: Page, guard: PageGuard
+) -> None:
+    """Each provider keeps its own schedule (interval 1 s), and a finished check
+    replaces its own row in the list, not every row."""
+    quick = openai_standin(cors=True, models=("m",))
+    slow = openai_standin(cors=True, models=("m",), slow_models=4.0)
+    fast = start_detour({"DETOUR_HEALTH_INTERVAL": "1"})
+    try:
+        with serve(quick) as quick_url, serve(slow) as slow_url:
+            open_app(page, fast.page_url)
+            add_provider(page, name="Slow", base_url=slow_url + "/v1")
+            add_provider(page, name="Quick", base_url=quick_url + "/v1")
+            expect(provider_item(page, "Quick")).to_contain_text("healthy", timeout=15_000)
+            page.evaluate(
+                """() => {
+                    window.__removed = [];
+                    new MutationObserver((records) => {
+                        for (const r of records) window.__removed.push(...r.removedNodes);
+                    }).observe(document.getElementById("providers"), { childList: true });
+                }"""
+            )
+            seen = quick.state.seen  # type: ignore[attr-defined]
+            listed = lambda: sum(1 for r in seen if r["path"] == "/v1/models")  # noqa: E731
+            before = listed()
+            page.wait_for_timeout(5_000)
+            checks = listed() - before
+            assert checks >= 3, f"Quick was checked {checks} times in 5 s at a 1 s interval"
+            removed, moved = page.evaluate(
+                "[window.__removed.length, window.__removed.filter((n) => n.isConnected).length]"
+            )
+            assert removed, "no check redrew a row"
+            assert moved == 0, f"{moved} unchanged rows were taken out and put back"
+    finally:
+        stop_detour(fast)

@@ -109,6 +109,7 @@ def openai_standin(
     piece: int = 8,
     pace: float = 0.0,
     slow: float = 0.0,
+    slow_models: float = 0.0,
     flaky: int = 0,
     break_after: int | None = None,
 ) -> Starlette:
@@ -117,7 +118,8 @@ def openai_standin(
     cors: send Access-Control-* headers (and answer preflights); api_key: require
     `Authorization: Bearer <api_key>` (401 otherwise, without CORS headers, like
     real providers); piece/pace: stream `piece` characters every `pace` seconds;
-    slow: wait before answering; flaky: fail the first `flaky` chat calls with 500;
+    slow: wait before answering; slow_models: wait before listing models;
+    flaky: fail the first `flaky` chat calls with 500;
     break_after: drop the connection after that many streamed pieces.
     `app.state.streams` records how each stream ended: "complete" or "stopped".
     """
@@ -141,6 +143,8 @@ def openai_standin(
         denied = refuse(request)
         if denied is not None:
             return denied
+        if slow_models:
+            await asyncio.sleep(slow_models)
         data = [{"id": m, "object": "model", "created": 0, "owned_by": "standin"} for m in models]
         return JSONResponse({"object": "list", "data": data}, headers=_cors_headers(request, cors))
 

@@ -312,3 +312,49 @@ async def test_pause_and_resume_during_a_check_are_not_lost(
     assert len(calls) == 2
     runner.cancel()
     await settle()
+
+
+def answering_after(clock: FakeClock, seconds: float) -> Callable[[Request], Awaitable[Response]]:
+    async def answer(_: Request) -> Response:
+        await clock.sleep(seconds)
+        return MemoryResponse(json_body=MODELS)
+
+    return answer
+
+
+async def test_a_slow_provider_delays_no_other_check(
+    router: Router, providers: list[Provider], net: Net, clock: FakeClock
+) -> None:
+    """Each target keeps its own schedule: a check waiting 100 s holds up nobody."""
+    net.on(ZAI, answering_after(clock, 100))
+    net.on(GROQ, ok_json(MODELS))
+    monitor = HealthMonitor(router, lambda: providers, random=lambda: 0.5, timeout=300)
+    runner = asyncio.ensure_future(monitor.run())
+    try:
+        await settle()
+        await clock.run_for(130)
+        assert net.urls().count(GROQ) == 3  # at 0, 60 and 120 s, not after zai's answer
+        assert net.urls().count(f"{GATEWAY_URL}/health") == 3
+        assert net.urls().count(ZAI) == 2  # answered at 100 s, overdue, so checked again then
+        assert monitor.health("zai").state is HealthState.HEALTHY
+    finally:
+        runner.cancel()
+        await settle()
+
+
+async def test_the_interval_runs_from_the_start_of_a_check(
+    router: Router, providers: list[Provider], net: Net, clock: FakeClock
+) -> None:
+    """A provider answering in 5 s is still checked every 60 s, not every 65 s."""
+    net.on(ZAI, answering_after(clock, 5))
+    net.on(GROQ, answering_after(clock, 5))
+    monitor = HealthMonitor(router, lambda: providers, random=lambda: 0.5)
+    runner = asyncio.ensure_future(monitor.run())
+    try:
+        await settle()
+        await clock.run_for(121)
+        assert net.urls().count(ZAI) == 3  # at 0, 60 and 120 s
+        assert monitor.health("zai").latency_ms == pytest.approx(5000, abs=1001)
+    finally:
+        runner.cancel()
+        await settle()

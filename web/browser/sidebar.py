@@ -53,17 +53,24 @@ def route_of(app: App, provider: Provider) -> str:
 
 
 class ProviderList:
-    """The provider list; an item is rebuilt only when what it shows changed."""
+    """The provider list; an item is rebuilt only when what it shows changed.
+
+    A rebuilt item takes its old one's place alone, so a health check redraws
+    one row, not the list: with fifty providers checked in waves, re-inserting
+    every row each frame made the browser restyle and lay out the whole panel.
+    """
 
     def __init__(self) -> None:
         self._items: dict[str, tuple[tuple[object, ...], Any]] = {}
-        self._order: list[Any] = []
+        self._ids: list[str] = []
 
     def render(self, app: App) -> None:
         active = app.state.settings.active_provider
         items: dict[str, tuple[tuple[object, ...], Any]] = {}
         order: list[Any] = []
-        for provider in app.providers():
+        swapped: list[tuple[Any, Any]] = []
+        providers = app.providers()
+        for provider in providers:
             health = app.health(provider.id)
             word = health_word(health, provider.enabled)
             route = route_of(app, provider)
@@ -76,14 +83,18 @@ class ProviderList:
             node = cached[1] if cached and cached[0] == key else None
             if node is None:
                 node = provider_item(provider, word, route, meta, note, bad, active)
+                if cached is not None:
+                    swapped.append((cached[1], node))
             items[provider.id] = (key, node)
             order.append(node)
         self._items = items
-        if len(order) != len(self._order) or any(
-            a is not b for a, b in zip(order, self._order, strict=True)
-        ):
+        ids = [provider.id for provider in providers]
+        if ids != self._ids:
             el("providers").replaceChildren(*order)
-        self._order = order
+        else:
+            for old, new in swapped:
+                old.replaceWith(new)
+        self._ids = ids
 
 
 def provider_item(
