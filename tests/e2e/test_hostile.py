@@ -1,7 +1,7 @@
 """The page under hostile input and at scale: it never freezes and never loses what it had.
 
 Hostile stand-ins on loopback (tests/e2e/hostile.py); responsiveness is measured in
-the page as the longest gap between 10 ms timer ticks while a reply streams.
+the page, as the delay from a real key press to its first listener while a reply streams.
 """
 
 from __future__ import annotations
@@ -19,16 +19,12 @@ from tests.e2e.hostile import hostile
 from tests.e2e.people import PAGE_LOAD, add_provider, chat, model_box, own_page, pick_model, send
 from tests.gateway.standins import serve
 
-LAG_WATCH = """() => {
-  window.lag = {max: 0, stop: false};
-  let last = performance.now();
-  const tick = () => {
-    const now = performance.now();
-    window.lag.max = Math.max(window.lag.max, now - last);
-    last = now;
-    if (!window.lag.stop) setTimeout(tick, 10);
-  };
-  setTimeout(tick, 10);
+INPUT_WATCH = """() => {
+  window.watch = {delays: [], tasks: []};
+  addEventListener("keydown", (e) => watch.delays.push(performance.now() - e.timeStamp), true);
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) watch.tasks.push(Math.round(e.duration));
+  }).observe({type: "longtask"});
 }"""
 STOP_AND_TIME = """() => new Promise(resolve => {
   const reply = [...document.querySelectorAll("article[aria-label='Assistant']")].pop();
@@ -40,10 +36,15 @@ STOP_AND_TIME = """() => new Promise(resolve => {
   }).observe(reply, {attributes: true});
   document.getElementById("stop").click();
 })"""
-# Targets: Stop within 100 ms, input within 100 ms. The bounds leave room for a loaded
-# 2-core machine running other suites beside this one.
-STOP_BOUND_MS = 300
-LAG_BOUND_MS = 5_000  # measured 0.4-2.8 s here under load; before: 35 s for 600 KB
+# The targets: Stop honoured, and a key press handled, within 100 ms. Before: a 600 KB
+# reply froze the page for 35 s, and at 2 MB Stop could not be clicked within 200 s.
+# The page's own work is held to the target: no main-thread task over 100 ms. A key's
+# wait also includes the machine (other processes, the test's own servers): most keys
+# must meet the target and none may wait more than 250 ms.
+STOP_BOUND_MS = 100
+TASK_BOUND_MS = 100
+INPUT_BOUND_MS = 100
+INPUT_WORST_MS = 250
 FILL_STORAGE = """() => {
   let size = 1 << 20, n = 0;
   while (size > 64) {
@@ -58,7 +59,7 @@ FREE_STORAGE = """() => Object.keys(localStorage).filter(k => k.startsWith("fill
 @pytest.fixture(scope="module")
 def stand_ins() -> Iterator[dict[str, tuple[str, object]]]:
     apps = {
-        "long": hostile("long", size=5_000_000, piece=4096),
+        "long": hostile("long", size=5_000_000, piece=4096, pace=0.002),
         "slow": hostile("long", size=2_000_000, piece=512, pace=0.002),
         "hang": hostile("hang"),
         "string_usage": hostile("string_usage"),
@@ -91,19 +92,33 @@ def page_(shared: tuple[Page, PageGuard]) -> Page:
 
 
 def test_a_5_mb_reply_streams_whole_with_the_page_responsive(page_: Page) -> None:
+    """Keys typed into the message box while 5 MB stream in are handled promptly (the
+    delay from the key press to its first listener, in the page's clock), and no
+    main-thread task (Long Tasks API) runs over 100 ms."""
     page = page_
     pick_model(page, "long-model", provider="Long")
-    page.evaluate(LAG_WATCH)
+    page.evaluate(INPUT_WATCH)
     reply = send(page, "write a lot")
+    prompt = page.get_by_label("Message")
+    prompt.click()
+    while reply.get_attribute("data-done") != "true":
+        prompt.press("a")
+        page.wait_for_timeout(20)
     expect(reply).to_have_attribute("data-done", "true", timeout=120_000)
-    lag = page.evaluate("window.lag.stop = true, window.lag.max")
-    print(f"longest stall while streaming 5 MB: {lag:.0f} ms")
+    delays, tasks = page.evaluate("[watch.delays, watch.tasks]")
+    prompt.fill("")
+    print(f"5 MB: {len(delays)} keys, slowest handled after {max(delays):.0f} ms; "
+          f"main-thread tasks over 50 ms: {tasks}")  # fmt: skip
     length = page.evaluate(
         "[...document.querySelectorAll(\"article[aria-label='Assistant']\")].pop()"
         ".querySelector('.content').textContent.length"
     )
     assert length == 5_000_000
-    assert lag < LAG_BOUND_MS, f"the page stalled {lag:.0f} ms while the reply streamed"
+    assert len(delays) >= 5, "too few keys were pressed while the reply streamed"
+    assert max(tasks, default=0) < TASK_BOUND_MS, f"main-thread tasks over 50 ms: {tasks}"
+    waits = sorted(delays)
+    assert waits[len(waits) * 9 // 10 - 1] < INPUT_BOUND_MS, f"keys waited (ms): {waits}"
+    assert waits[-1] < INPUT_WORST_MS, f"keys waited (ms): {waits}"
 
 
 def test_stop_is_honoured_promptly_mid_stream(page_: Page) -> None:

@@ -17,6 +17,8 @@ from web.browser.view import display_blocks, reply_footer, reply_header
 from web.chat import Message
 from web.markdown import FORMAT_LIMIT
 
+FRAME_CHARS = 32_768  # characters of a streaming reply shown per animation frame
+
 
 def message_node(message: Message, provider_name: str, actions: list[tuple[str, str]]) -> Any:
     """An article for one message, with its footer and action buttons."""
@@ -90,11 +92,28 @@ class ReplyWriter:
         self.reasoning.append(text)
         self.schedule()
 
-    def flush(self) -> None:
-        """Append what arrived since the last frame as new text nodes."""
+    @property
+    def behind(self) -> bool:
+        """Whether text that arrived is still waiting to be shown."""
+        return bool(self.text)
+
+    def flush(self, limit: int | None = FRAME_CHARS) -> None:
+        """Append what arrived since the last frame as new text nodes.
+
+        At most `limit` characters a frame: the browser lays out new text before
+        it paints, so a frame that took everything a fast stream had queued grew
+        longer, and the next one had even more to take. The rest waits for the
+        next frame.
+        """
         if self.text:
-            blocks, self.tail_text = display_blocks(self.tail_text + "".join(self.text))
-            self.text.clear()
+            taken = "".join(self.text)
+            if limit is not None and len(taken) > limit:
+                self.text[:] = [taken[limit:]]
+                taken = taken[:limit]
+                self.schedule()
+            else:
+                self.text.clear()
+            blocks, self.tail_text = display_blocks(self.tail_text + taken)
             for block in blocks:
                 self.stream.insertBefore(make("div", block), self.tail)
             self.tail.textContent = self.tail_text
@@ -106,7 +125,7 @@ class ReplyWriter:
 
     def finish(self, message: Message | None, footer: str, error: str, route: str) -> None:
         """The reply ended: render its Markdown, footer and error; mark it done."""
-        self.flush()
+        self.flush(limit=None)
         if message is not None and len(message.content) <= FORMAT_LIMIT:
             fill(self.body, message.content)  # longer ones stay as the plain blocks streamed
         show_error(self.node, error)

@@ -59,6 +59,7 @@ class Page:
         self.writer: ReplyWriter | None = None
         self.editing = False
         self.comparing = False
+        self.stop_asked = False
         self.undo: Callable[[], None] | None = None
         self.picker = ModelPicker(app)
         self.provider_list = ProviderList()
@@ -83,7 +84,7 @@ class Page:
     def wire(self) -> None:
         self.on("composer", "submit", self.on_submit)
         self.on("prompt", "keydown", self.on_prompt_key)
-        self.on("stop", "click", lambda _e: self.app.stop())
+        self.on("stop", "click", self.on_stop)
         self.on("new-chat", "click", self.on_new_chat)
         self.on("cancel-edit", "click", lambda _e: self.set_editing(False, clear=True))
         self.on("conversations", "click", self.on_conversations)
@@ -122,6 +123,10 @@ class Page:
         self.on("quarantine-list", "click", self.settings_dialog.on_set_aside)
         self.proxies.listen(js.document, "visibilitychange", self.on_visibility)
         self.provider_dialog.build_gallery()
+
+    def on_stop(self, _event: Any) -> None:
+        self.stop_asked = True  # also ends the showing of text that already arrived
+        self.app.stop()
 
     def on_visibility(self, _event: Any) -> None:
         if js.document.hidden:
@@ -213,9 +218,19 @@ class Page:
         self._cache = fresh
         nodes = [node for _m, _k, node in fresh]
         shown = list(box.children)
-        if len(shown) != len(nodes) or any(a != b for a, b in zip(shown, nodes, strict=True)):
-            box.replaceChildren(*nodes)  # unchanged nodes stay put: no relayout of long replies
-            scroll_to_end(force=True)
+        if shown == nodes:
+            return
+        # Unchanged nodes stay where they are: taking a long reply out and putting it
+        # back makes the browser restyle and lay out all of it again.
+        if len(shown) <= len(nodes):
+            for old, new in zip(shown, nodes, strict=False):
+                if old != new:
+                    old.replaceWith(new)
+            for new in nodes[len(shown) :]:
+                box.appendChild(new)
+        else:
+            box.replaceChildren(*nodes)
+        scroll_to_end(force=True)
 
     @staticmethod
     def key(message: Message, last_user: bool, last: bool) -> tuple[Any, ...]:
@@ -511,6 +526,7 @@ class Page:
         el("messages").appendChild(node)
         scroll_to_end(force=True)
         self.writer = writer = ReplyWriter(node, self.schedule)
+        self.stop_asked = False
         footer = error = route = unsaved = ""
         paused = time.monotonic()
         try:
@@ -523,6 +539,8 @@ class Page:
                     footer = describe_stats(stats_dict(update))
                     error, unsaved = update.error, update.unsaved
                     route = update.route or ""
+            while writer.behind and not self.stop_asked:  # a fast stream, shown frame by frame
+                await asyncio.sleep(0.05)
         except DetourError as failure:
             error = str(failure)
         finally:
