@@ -68,6 +68,7 @@ from typing import Any
 
 import uvicorn
 from playwright.sync_api import BrowserContext, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REPO = Path(__file__).resolve().parent.parent
@@ -736,7 +737,15 @@ def chat_send(page: Page, who: str, pair: int) -> ChatSend:
     else:
         page.locator("#bench-fetch").click(timeout=CHAT_WAIT_MS)
         path = "/v1/chat/completions?client=fetch"
-    found = page.wait_for_function(CHAT_RESULT, arg=[who, path], timeout=CHAT_WAIT_MS, polling=20)
+    try:
+        found = page.wait_for_function(
+            CHAT_RESULT, arg=[who, path], timeout=CHAT_WAIT_MS, polling=100
+        )
+    except PlaywrightTimeoutError:
+        raise SystemExit(
+            f"page bench: the {who} send of pair {pair} did not show its reply, or its "
+            f"request has no Resource Timing entry, within {CHAT_WAIT_MS / 1000:.0f} s"
+        ) from None
     t = found.json_value()
     if not t["responseStart"] > 0:
         raise SystemExit("page bench: Resource Timing hid the chat request's responseStart")
