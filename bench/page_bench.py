@@ -24,12 +24,29 @@ clock), first paint and first contentful paint (Paint Timing), and requests and
 bytes as the page server counted them (headers and bodies, every request of
 the visit, the service worker's included). Same-run ratios are taken run by
 run, then their median and spread are given.
+
+Health at scale (`--no-health` skips it): fifty providers of mixed speed on
+loopback stand-ins; the first check cycle against the slowest provider, long
+main-thread tasks, and checks per minute.
+
+The chat path (`--no-chat` skips it): one page of the app with one provider, a
+stand-in OpenAI-compatible server that streams its reply (CORS,
+`Timing-Allow-Origin`, the first token after a fixed 50 ms). The app's Send
+button and a plain-JavaScript reference (a button whose click `fetch`es the
+same request and appends its first text to a div) send in turn, pair by pair,
+after one warm-up pair. Per send, in the page's clock: Send (the click's
+`event.timeStamp`) → the request leaving the page (Resource Timing
+`startTime`); the network's time to first byte (`startTime` → `responseStart`);
+and the page's share of time to first token: `responseStart` → the first reply
+text in the DOM (a mutation observer) and → the frame painting it drawn. App
+minus reference is taken pair by pair.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -50,7 +67,8 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
-from playwright.sync_api import BrowserContext, Playwright, sync_playwright
+from playwright.sync_api import BrowserContext, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REPO = Path(__file__).resolve().parent.parent
@@ -462,6 +480,327 @@ def health_at_scale(pw: Playwright, app: Server) -> HealthFigures:
     )
 
 
+# ---------------------------------------------------------------- chat path
+
+CHAT_SENDS = 12  # counted sends per client, after one warm-up pair
+CHAT_FIRST_TOKEN_S = 0.05  # the stand-in waits this long, then sends the head and first token
+CHAT_PIECES = ("Hello", " from", " the", " stand-in", ".")
+CHAT_PACE_S = 0.02  # between the later pieces
+CHAT_WAIT_MS = 15_000
+# Installed before the page loads. Records, in the page's clock, for the app's
+# Send button and the plain-fetch button: the click's timeStamp, when the first
+# reply text is in the DOM (a mutation observer), and when the frame that first
+# paints it has been drawn: the page writes streamed text inside an animation
+# frame, so that frame paints it (a message posted from there arrives after the
+# paint); text written outside a frame is painted by the next one.
+CHAT_PROBE = """
+(() => {
+  performance.setResourceTimingBufferSize(10000);
+  const bench = (window.__chat = { inFrame: false, runs: {}, observer: null });
+  const raf = window.requestAnimationFrame.bind(window);
+  window.requestAnimationFrame = (callback) => raf((time) => {
+    bench.inFrame = true;
+    try {
+      return callback(time);
+    } finally {
+      queueMicrotask(() => { bench.inFrame = false; });  // after the observer's microtask
+    }
+  });
+  const afterPaint = (inFrame, done) => {
+    const post = () => {
+      const channel = new MessageChannel();
+      channel.port1.onmessage = () => { done(performance.now()); channel.port1.close(); };
+      channel.port2.postMessage(null);
+    };
+    if (inFrame) post(); else raf(post);
+  };
+  const replies = () => document.querySelectorAll('#messages article[aria-label="Assistant"]');
+  const shown = {
+    app: (run) => {
+      const all = replies();
+      const text = all.length > run.before && all[all.length - 1].querySelector(".content");
+      return Boolean(text && text.textContent.trim());
+    },
+    fetch: () => Boolean(document.getElementById("bench-fetch-out")?.textContent.trim()),
+  };
+  const check = () => {
+    const now = performance.now();
+    const inFrame = bench.inFrame;
+    for (const [who, run] of Object.entries(bench.runs)) {
+      if (run.click === null || run.text !== null || !shown[who](run)) continue;
+      run.text = now;
+      afterPaint(inFrame, (time) => { run.painted = time; });
+    }
+  };
+  bench.arm = (who) => {
+    bench.runs[who] = { click: null, text: null, painted: null, before: replies().length };
+    if (!bench.observer) {
+      bench.observer = new MutationObserver(check);
+      const what = { subtree: true, childList: true, characterData: true };
+      bench.observer.observe(document.body, what);
+    }
+  };
+  document.addEventListener("click", (event) => {
+    const target = event.target instanceof Element ? event.target : null;
+    const who = target?.closest("#send") ? "app" : target?.closest("#bench-fetch") ? "fetch" : "";
+    const run = bench.runs[who];
+    if (run && run.click === null) run.click = event.timeStamp;
+  }, true);
+})();
+"""
+# The reference: a button whose click sends the same request with a plain fetch
+# and appends the first piece of text to a div. What the browser alone costs.
+CHAT_FETCH_CLIENT = """
+(url) => {
+  const box = document.createElement("div");
+  box.style.cssText = "position:fixed;top:0;left:40%;z-index:2147483647;background:#fff;color:#000";
+  const button = document.createElement("button");
+  button.id = "bench-fetch";
+  button.type = "button";
+  button.textContent = "Plain fetch";
+  const out = document.createElement("div");
+  out.id = "bench-fetch-out";
+  box.append(button, out);
+  document.body.append(box);
+  button.addEventListener("click", async () => {
+    out.textContent = "";
+    const run = window.__chat.runs.fetch;
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({
+        model: "m", messages: [{ role: "user", content: "Hi" }], stream: true,
+      }),
+      mode: "cors", credentials: "omit", cache: "no-store",
+    });
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    let waiting = true;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (!waiting) continue;
+      buffer += decoder.decode(value, { stream: true });
+      for (const line of buffer.split("\\n")) {
+        if (!line.startsWith("data: ") || line === "data: [DONE]") continue;
+        let text = "";
+        try { text = JSON.parse(line.slice(6)).choices?.[0]?.delta?.content ?? ""; } catch {}
+        if (text) { out.append(text); waiting = false; break; }
+      }
+    }
+    run.done = true;
+  });
+}
+"""
+# Done when the reply has ended, its text was painted, and its request has a
+# Resource Timing entry (added when the body has been read to the end).
+CHAT_RESULT = """
+([who, path]) => {
+  const run = window.__chat.runs[who];
+  const replies = document.querySelectorAll('#messages article[aria-label="Assistant"]');
+  const done = who === "fetch" ? run.done
+    : replies.length > run.before && replies[replies.length - 1].dataset.done === "true";
+  if (!done || run.click === null || run.painted === null) return null;
+  const entry = performance.getEntriesByType("resource").find(
+    (e) => e.initiatorType === "fetch" && e.name.endsWith(path) && e.startTime >= run.click);
+  if (!entry) return null;
+  return { click: run.click, text: run.text, painted: run.painted, start: entry.startTime,
+           requestStart: entry.requestStart, responseStart: entry.responseStart };
+}
+"""
+
+
+class ChatStandin:
+    """An OpenAI-compatible model list and streaming chat, with CORS and Timing-Allow-Origin."""
+
+    def __init__(self) -> None:
+        self.chats = 0
+        self.preflights = 0
+        self.lock = threading.Lock()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        cors = [
+            (b"access-control-allow-origin", b"*"),
+            (b"access-control-allow-headers", b"*"),
+            (b"access-control-allow-methods", b"GET, POST, OPTIONS"),
+            (b"access-control-max-age", b"600"),
+            (b"timing-allow-origin", b"*"),
+        ]
+        if scope["method"] == "OPTIONS":
+            with self.lock:
+                self.preflights += 1
+            await send({"type": "http.response.start", "status": 204, "headers": cors})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        path = scope["path"]
+        if scope["method"] == "GET" and path == "/v1/models":
+            body = json.dumps({"object": "list", "data": [{"id": "m", "object": "model"}]})
+            headers = [*cors, (b"content-type", b"application/json")]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": body.encode()})
+            return
+        if scope["method"] != "POST" or path != "/v1/chat/completions":
+            await send({"type": "http.response.start", "status": 404, "headers": cors})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        while (await receive()).get("more_body"):
+            pass  # the request body is not needed
+        with self.lock:
+            self.chats += 1
+        await asyncio.sleep(CHAT_FIRST_TOKEN_S)
+        headers = [
+            *cors,
+            (b"content-type", b"text/event-stream"),
+            (b"cache-control", b"no-cache"),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        for number, piece in enumerate(CHAT_PIECES):
+            if number:
+                await asyncio.sleep(CHAT_PACE_S)
+            delta = {"role": "assistant", "content": piece} if number == 0 else {"content": piece}
+            chunk = self.chunk(delta, None)
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        tail = self.chunk({}, "stop") + b"data: [DONE]\n\n"
+        await send({"type": "http.response.body", "body": tail})
+
+    @staticmethod
+    def chunk(delta: dict[str, str], finish: str | None) -> bytes:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+        data = {
+            "id": "chatcmpl-bench",
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": "m",
+            "choices": [choice],
+        }
+        return f"data: {json.dumps(data)}\n\n".encode()
+
+
+@dataclass
+class ChatSend:
+    """One send, in ms of the page's clock."""
+
+    client: str  # app or fetch
+    pair: int
+    send_to_request_ms: float  # the click's timeStamp → the request's startTime
+    network_ttft_ms: float  # startTime → responseStart (the first byte)
+    text_after_bytes_ms: float  # responseStart → first reply text in the DOM
+    painted_after_bytes_ms: float  # responseStart → the frame painting it drawn
+    send_to_text_ms: float
+    send_to_painted_ms: float
+
+
+@dataclass
+class ChatFigures:
+    sends: list[ChatSend]
+    first_token_delay_ms: float
+    chat_requests: int  # as the stand-in counted them, warm-up included
+    preflights: int  # CORS preflights the stand-in answered, warm-up included
+
+    def of(self, client: str, key: Callable[[ChatSend], float]) -> list[float]:
+        return [key(s) for s in self.sends if s.client == client]
+
+    def minus(self, key: Callable[[ChatSend], float]) -> list[float]:
+        """App minus plain fetch, pair by pair."""
+        fetch = {s.pair: key(s) for s in self.sends if s.client == "fetch"}
+        return [key(s) - fetch[s.pair] for s in self.sends if s.client == "app" and s.pair in fetch]
+
+    def share(self, client: str) -> list[float]:
+        """The page's share of Send → first text: first byte → text, over Send → text."""
+        return self.of(client, lambda s: s.text_after_bytes_ms / s.send_to_text_ms)
+
+
+def chat_state(port: int) -> str:
+    """Saved state with one enabled provider, the stand-in, called directly."""
+    provider = {
+        "id": "standin",
+        "name": "Stand-in",
+        "base_url": f"http://127.0.0.1:{port}/v1",
+        "dialect": "openai",
+        "routing": "direct",
+        "enabled": True,
+        "models": ["m"],
+    }
+    return json.dumps({"version": 2, "providers": [provider]})
+
+
+def chat_send(page: Page, who: str, pair: int) -> ChatSend:
+    """One send from the app's Send button or the plain-fetch button, and its figures."""
+    page.evaluate("(who) => window.__chat.arm(who)", who)
+    if who == "app":
+        page.get_by_label("Message").fill(f"Hello number {pair}")
+        page.locator("#send").click(timeout=CHAT_WAIT_MS)
+        path = "/v1/chat/completions"
+    else:
+        page.locator("#bench-fetch").click(timeout=CHAT_WAIT_MS)
+        path = "/v1/chat/completions?client=fetch"
+    try:
+        found = page.wait_for_function(
+            CHAT_RESULT, arg=[who, path], timeout=CHAT_WAIT_MS, polling=100
+        )
+    except PlaywrightTimeoutError:
+        raise SystemExit(
+            f"page bench: the {who} send of pair {pair} did not show its reply, or its "
+            f"request has no Resource Timing entry, within {CHAT_WAIT_MS / 1000:.0f} s"
+        ) from None
+    t = found.json_value()
+    if not t["responseStart"] > 0:
+        raise SystemExit("page bench: Resource Timing hid the chat request's responseStart")
+    return ChatSend(
+        client=who,
+        pair=pair,
+        send_to_request_ms=t["start"] - t["click"],
+        network_ttft_ms=t["responseStart"] - t["start"],
+        text_after_bytes_ms=t["text"] - t["responseStart"],
+        painted_after_bytes_ms=t["painted"] - t["responseStart"],
+        send_to_text_ms=t["text"] - t["click"],
+        send_to_painted_ms=t["painted"] - t["click"],
+    )
+
+
+def chat_path(pw: Playwright, app: Server) -> ChatFigures:
+    """Send → request, and first byte → reply shown, for the app and a plain fetch.
+
+    One page, one stand-in; the app's sends and the plain fetch's alternate
+    pair by pair (each pair in turn order), after one warm-up pair not counted.
+    """
+    standin = ChatStandin()
+    port = free_port()
+    server = start_server("chat stand-in", standin, port)
+    browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    sends: list[ChatSend] = []
+    try:
+        context = browser.new_context(service_workers="block")
+        state = json.dumps(chat_state(port))
+        context.add_init_script(
+            "if (!localStorage.getItem('detour.state')) "
+            f"localStorage.setItem('detour.state', {state});"
+        )
+        context.add_init_script(READY_PROBE)
+        context.add_init_script(CHAT_PROBE)
+        page = context.new_page()
+        page.goto(app.url)
+        page.wait_for_function("window.__readyAt", timeout=READY_TIMEOUT_MS, polling=50)
+        expect(page.get_by_role("combobox", name="Model")).to_have_value("m", timeout=CHAT_WAIT_MS)
+        url = f"http://127.0.0.1:{port}/v1/chat/completions?client=fetch"
+        page.evaluate(CHAT_FETCH_CLIENT, url)
+        for pair in range(CHAT_SENDS + 1):
+            order = ("app", "fetch") if pair % 2 else ("fetch", "app")
+            for who in order:
+                found = chat_send(page, who, pair)
+                if pair:
+                    sends.append(found)
+        context.close()
+    finally:
+        browser.close()
+        server.server.should_exit = True
+        server.thread.join(10)
+    return ChatFigures(sends, CHAT_FIRST_TOKEN_S * 1000, standin.chats, standin.preflights)
+
+
 # ---------------------------------------------------------------- figures
 
 
@@ -488,6 +827,41 @@ def fmt_ratio(values: list[float]) -> str:
     return f"{mid:.2f}x ({low:.2f}-{high:.2f})"
 
 
+def fmt_fine(values: list[float]) -> str:
+    mid, low, high = median_spread(values)
+    return f"{mid:.1f} ms ({low:.1f}-{high:.1f})"
+
+
+def fmt_diff(values: list[float]) -> str:
+    mid, low, high = median_spread(values)
+    return f"{mid:+.1f} ms ({low:+.1f} to {high:+.1f})"
+
+
+def fmt_share(values: list[float]) -> str:
+    mid, low, high = median_spread(values)
+    return f"{mid:.0%} ({low:.0%}-{high:.0%})"
+
+
+def chat_lines(chat: ChatFigures) -> list[str]:
+    """The chat path's figures as the Targets list states them (no target is set)."""
+    request = lambda s: s.send_to_request_ms  # noqa: E731
+    text = lambda s: s.text_after_bytes_ms  # noqa: E731
+    painted = lambda s: s.painted_after_bytes_ms  # noqa: E731
+    return [
+        f"- chat, Send → request leaving the page: app {fmt_fine(chat.of('app', request))} vs "
+        f"plain fetch {fmt_fine(chat.of('fetch', request))}; app - plain fetch "
+        f"{fmt_diff(chat.minus(request))} (measured, no target set)",
+        f"- chat, the page's share of time to first token: the reply's first text is in the "
+        f"page {fmt_fine(chat.of('app', text))} after its first byte arrived "
+        f"({fmt_share(chat.share('app'))} of Send → first text), painted "
+        f"{fmt_fine(chat.of('app', painted))} after; plain fetch "
+        f"{fmt_fine(chat.of('fetch', text))} "
+        f"({fmt_share(chat.share('fetch'))}), painted {fmt_fine(chat.of('fetch', painted))}; "
+        f"app - plain fetch {fmt_diff(chat.minus(text))}, painted {fmt_diff(chat.minus(painted))} "
+        "(measured, no target set)",
+    ]
+
+
 def pick(visits: list[Visit], arm: str, state: str) -> list[Visit]:
     return sorted((v for v in visits if v.arm == arm and v.state == state), key=lambda v: v.run)
 
@@ -504,7 +878,61 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "NOT MET"
 
 
-def report(visits: list[Visit], meta: dict[str, Any], health: HealthFigures | None) -> str:
+def chat_table(chat: ChatFigures) -> list[str]:
+    """The chat path, figure by figure: app, plain fetch, and their difference pair by pair."""
+    rows: list[tuple[str, Callable[[ChatSend], float]]] = [
+        ("Send → request leaves the page", lambda s: s.send_to_request_ms),
+        (
+            f"request → first byte (the stand-in waits {chat.first_token_delay_ms:.0f} ms)",
+            lambda s: s.network_ttft_ms,
+        ),
+        ("first byte → first reply text in the DOM", lambda s: s.text_after_bytes_ms),
+        ("first byte → that text painted", lambda s: s.painted_after_bytes_ms),
+        ("Send → first reply text in the DOM", lambda s: s.send_to_text_ms),
+        ("Send → first reply text painted", lambda s: s.send_to_painted_ms),
+    ]
+    sends = len(chat.of("app", lambda s: 0.0))
+    lines = [
+        f"{sends} sends per client in one page, app and plain fetch alternating, after one "
+        f"warm-up pair; median (min-max), in the page's clock. CORS preflights: "
+        f"{chat.preflights} for {chat.chat_requests} chat requests (warm-up included).",
+        "",
+        "| figure | app | plain fetch | app - plain fetch, same pair |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name, key in rows:
+        lines.append(
+            f"| {name} | {fmt_fine(chat.of('app', key))} | {fmt_fine(chat.of('fetch', key))} "
+            f"| {fmt_diff(chat.minus(key))} |"
+        )
+    lines.append(
+        f"| page's share: first byte → text ÷ Send → text | {fmt_share(chat.share('app'))} "
+        f"| {fmt_share(chat.share('fetch'))} | |"
+    )
+    return lines
+
+
+CHAT_NOTE = (
+    "- The chat path: Send is the click's `event.timeStamp` on the Send button (when the "
+    "browser took the input), for the app and for the plain fetch alike; the request leaves "
+    "the page at its Resource Timing `startTime` (the `fetch` call) and its first byte is "
+    "`responseStart` (the stand-in sends `Timing-Allow-Origin`). Every chat request is "
+    "preceded by a CORS preflight, although the stand-in allows caching it for 10 minutes: "
+    'Chromium skips its preflight cache for `cache: "no-store"`, which the page\'s fetch '
+    "asks for (the plain fetch asks the same); the preflight falls between `startTime` and "
+    "`requestStart`, in the network time of both. The app writes streamed text once per "
+    "animation frame, so its text in the DOM includes the wait for a frame the plain fetch "
+    "does not have; painted is after the frame that draws the text, for both, and is the "
+    "fairer comparison of what a person sees."
+)
+
+
+def report(
+    visits: list[Visit],
+    meta: dict[str, Any],
+    health: HealthFigures | None,
+    chat: ChatFigures | None = None,
+) -> str:
     lines = [
         SECTION_START,
         "# Page",
@@ -558,6 +986,8 @@ def report(visits: list[Visit], meta: dict[str, Any], health: HealthFigures | No
             f"(every {HEALTH_INTERVAL_S:.0f} s); target: at the configured rate -> "
             f"{verdict(abs(health.checks_per_minute / health.expected_per_minute - 1) <= 0.1)}",
         ]
+    if chat is not None:
+        targets += chat_lines(chat)
     lines += targets
     lines += [
         "",
@@ -600,12 +1030,15 @@ def report(visits: list[Visit], meta: dict[str, Any], health: HealthFigures | No
         "- Health at scale and long tasks are the page's own Python (web/): a check cycle "
         "waits for its slowest check before the next one is scheduled, and health changes are "
         "drawn on the main thread in tasks far over 50 ms (figures above).",
-        "- The chat path (Send to request leaving the page; the page's share of time to first "
-        "token) is not measured yet: it needs the redesigned page's composer and a hook the "
-        "page would expose, both in the page being rewritten (issues 13 and 14).",
+        CHAT_NOTE
+        if chat is not None
+        else "- The chat path was not measured in this run (`--no-chat`).",
         "",
         SECTION_END,
     ]
+    if chat is not None:
+        at = lines.index("## How to read it, and what is not met")
+        lines[at:at] = ["## Chat path", "", *chat_table(chat), ""]
     return "\n".join(lines) + "\n"
 
 
@@ -637,7 +1070,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="one run, print only")
     parser.add_argument("--no-build", action="store_true", help="use dist/ as it is")
     parser.add_argument("--no-health", action="store_true", help="skip health at scale")
+    parser.add_argument("--no-chat", action="store_true", help="skip the chat path")
     parser.add_argument("--only-health", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--only-chat", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     runs = 1 if args.quick else args.runs
     started = time.monotonic()
@@ -651,6 +1086,8 @@ def main() -> int:
     servers: list[Server] = []
     visits: list[Visit] = []
     health: HealthFigures | None = None
+    chat: ChatFigures | None = None
+    only = args.only_health or args.only_chat
     try:
         bare = bare_site(dist, work / "bare")
         app = start_server("app", create_app(dist), page_port)
@@ -665,10 +1102,13 @@ def main() -> int:
             Arm("before", before, False),
         ]
         with sync_playwright() as pw:
-            if not args.no_health:
+            if not (args.no_health or args.only_chat):
                 health = health_at_scale(pw, app)
                 print(f"health at scale: {health}", flush=True)
-            for run in range(0 if args.only_health else runs):
+            if not (args.no_chat or args.only_health):
+                chat = chat_path(pw, app)
+                print("\n".join([*chat_table(chat), *chat_lines(chat)]), flush=True)
+            for run in range(0 if only else runs):
                 order = arms[run % len(arms) :] + arms[: run % len(arms)]
                 for arm in order:
                     profile = work / f"profile-{arm.name}-{run}"
@@ -693,9 +1133,9 @@ def main() -> int:
         "runs": runs,
         **machine(),
     }
-    if args.only_health:
+    if only:
         return 0
-    section = report(visits, meta, health)
+    section = report(visits, meta, health, chat)
     print(section)
     OUT.mkdir(exist_ok=True)
     (OUT / "page-last-run.json").write_text(
@@ -704,6 +1144,7 @@ def main() -> int:
                 "meta": meta,
                 "visits": [v.__dict__ for v in visits],
                 "health": health.__dict__ if health else None,
+                "chat": dataclasses.asdict(chat) if chat else None,
             },
             indent=1,
         )
