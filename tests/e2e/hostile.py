@@ -102,3 +102,63 @@ async def _body(kind: str, size: int, piece: int, pace: float) -> AsyncIterator[
     elif kind == "malformed":
         yield _text("Kept before, ") + b"data: {this is not json\n\n" + _text("kept after.")
     yield DONE
+
+
+def cors_trap() -> Starlette:
+    """One server, three providers on the same host and port.
+
+    `/trap/v1` and `/drip/v1` list models with CORS, but answer a chat request's
+    preflight without CORS headers (the browser blocks it). Then the page's
+    `no-cors` probe is held open until the browser lets go: `trap` never answers
+    it, `drip` sends its head and the start of a stylesheet (a type the browser
+    hands to `no-cors` at once), and never ends the body
+    (`state.counts["open"]` counts probes still held). `/fine/v1`: a healthy
+    provider with CORS that replies "fine".
+    """
+    state: dict[str, int] = {"probes": 0, "open": 0, "fine": 0}
+
+    async def dripping() -> AsyncIterator[bytes]:
+        state["open"] += 1
+        try:
+            yield b"/* " + b"-" * 2048
+            while True:
+                await asyncio.sleep(0.05)
+        finally:
+            state["open"] -= 1
+
+    async def models(request: Request) -> Response:
+        if request.method == "OPTIONS":
+            return Response(status_code=204, headers=_cors(request))
+        name = request.path_params["name"]
+        return JSONResponse({"data": [{"id": f"{name}-model"}]}, headers=_cors(request))
+
+    async def chat(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name in ("trap", "drip"):
+            if request.method == "OPTIONS":
+                return Response(status_code=204)  # no CORS headers: the browser blocks
+            state["probes"] += 1
+            if name == "drip":
+                return StreamingResponse(dripping(), media_type="text/css")
+            state["open"] += 1
+            try:
+                while not await request.is_disconnected():
+                    await asyncio.sleep(0.05)
+            finally:
+                state["open"] -= 1
+            return Response(status_code=499)
+        if request.method == "OPTIONS":
+            return Response(status_code=204, headers=_cors(request))
+        await request.body()
+        state["fine"] += 1
+        body = _text("fine") + DONE
+        return Response(body, media_type="text/event-stream", headers=_cors(request))
+
+    app = Starlette(
+        routes=[
+            Route("/{name}/v1/models", models, methods=["GET", "OPTIONS"]),
+            Route("/{name}/v1/chat/completions", chat, methods=["GET", "POST", "OPTIONS"]),
+        ]
+    )
+    app.state.counts = state
+    return app

@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import Detour, PageGuard, open_app
-from tests.e2e.hostile import hostile
+from tests.e2e.hostile import cors_trap, hostile
 from tests.e2e.people import PAGE_LOAD, add_provider, chat, model_box, own_page, pick_model, send
 from tests.gateway.standins import serve
 
@@ -150,6 +150,55 @@ def test_stop_before_the_first_byte_aborts_the_request(
     while app.state.counts["open"] and time.monotonic() < deadline:  # type: ignore[attr-defined]
         time.sleep(0.05)
     assert app.state.counts["open"] == 0  # type: ignore[attr-defined]  # the browser let go
+
+
+def test_the_cors_probe_is_let_go_of_and_the_host_keeps_answering(
+    browser: Browser, detour: Detour
+) -> None:
+    """A chat blocked by CORS is followed by a `no-cors` probe, which the host holds:
+    - unanswered: Stop lets go of it at once;
+    - answered with a body that never ends: the block is reported, and the probe
+      let go of without Stop.
+    Eight times each (a browser keeps six connections per host and port), and a
+    healthy provider on the same host and port then still answers."""
+    trap = cors_trap()
+    with serve(trap) as url, own_page(browser, detour.page_url) as (page, found):
+        found.expected_errors.extend(("CORS policy", "Failed to load resource", "ERR_"))
+        counts = trap.state.counts  # type: ignore[attr-defined]
+
+        def probed(count: int) -> None:
+            deadline = time.monotonic() + 15
+            while counts["probes"] < count and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert counts["probes"] == count, "the page sent no probe"
+
+        def let_go() -> None:
+            deadline = time.monotonic() + 10
+            while counts["open"] and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert counts["open"] == 0, "an abandoned probe still holds its connection"
+
+        for name in ("Fine", "Trap", "Drip"):
+            add_provider(page, name=name, base_url=f"{url}/{name.lower()}/v1", route="Direct")
+        pick_model(page, "trap-model", provider="Trap")
+        for round_ in range(8):
+            reply = send(page, f"knock {round_}")
+            probed(round_ + 1)
+            took = page.evaluate(STOP_AND_TIME)
+            assert took < STOP_BOUND_MS, f"Stop took {took:.0f} ms while the probe hung"
+            let_go()
+        pick_model(page, "drip-model", provider="Drip")
+        for round_ in range(8):
+            reply = send(page, f"drip {round_}")
+            expect(reply).to_have_attribute("data-done", "true", timeout=15_000)
+            expect(reply.locator(".error")).to_contain_text("without CORS headers")
+            probed(8 + round_ + 1)
+            let_go()
+        pick_model(page, "fine-model", provider="Fine")
+        reply = send(page, "still there?")
+        expect(reply).to_have_attribute("data-done", "true", timeout=10_000)
+        expect(reply.locator(".content")).to_have_text("fine")
+        assert counts["fine"] == 1
 
 
 def test_a_token_count_sent_as_a_string_loses_nothing(page_: Page, detour: Detour) -> None:
