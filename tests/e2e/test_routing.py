@@ -320,3 +320,23 @@ def test_a_slow_provider_delays_no_other_check_and_a_check_redraws_only_its_row(
             assert moved == 0, f"{moved} unchanged rows were taken out and put back"
     finally:
         stop_detour(fast)
+
+
+def test_a_chat_reuses_the_preflight_the_provider_lets_the_browser_keep(
+    page: Page, detour: Detour, guard: PageGuard
+) -> None:
+    """Two chats with a key (so each needs a CORS preflight) to a provider whose
+    preflight answer may be kept for 10 minutes: one preflight, not two."""
+    app = openai_standin(cors=True, api_key="sk-good", models=("m",), preflight_max_age=600)
+    with serve(app) as url:
+        open_app(page, detour.page_url)
+        add_provider(page, name="Kept", base_url=url + "/v1", key="sk-good", route="Direct")
+        chat(page, "one", "m")
+        chat(page, "two", "m")
+        replies = page.get_by_role("article", name="Assistant")
+        expect(replies).to_have_count(2)
+        expect(replies.last).to_have_attribute("data-done", "true")
+        seen = app.state.seen  # type: ignore[attr-defined]
+        calls = [r["method"] for r in seen if r["path"] == "/v1/chat/completions"]
+        assert calls.count("POST") == 2
+        assert calls.count("OPTIONS") == 1, calls

@@ -78,14 +78,17 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _cors_headers(request: Request, cors: bool) -> dict[str, str]:
+def _cors_headers(request: Request, cors: bool, max_age: int | None = None) -> dict[str, str]:
     if not cors:
         return {}
-    return {
+    headers = {
         "access-control-allow-origin": request.headers.get("origin", "*"),
         "access-control-allow-headers": "authorization, content-type",
         "access-control-allow-methods": "GET, POST, OPTIONS",
     }
+    if max_age is not None:
+        headers["access-control-max-age"] = str(max_age)  # the browser may reuse a preflight
+    return headers
 
 
 def _record(request: Request, seen: list[dict[str, Any]], body: bytes) -> None:
@@ -110,6 +113,7 @@ def openai_standin(
     pace: float = 0.0,
     slow: float = 0.0,
     slow_models: float = 0.0,
+    preflight_max_age: int | None = None,
     flaky: int = 0,
     break_after: int | None = None,
 ) -> Starlette:
@@ -119,6 +123,7 @@ def openai_standin(
     `Authorization: Bearer <api_key>` (401 otherwise, without CORS headers, like
     real providers); piece/pace: stream `piece` characters every `pace` seconds;
     slow: wait before answering; slow_models: wait before listing models;
+    preflight_max_age: let the browser keep a preflight's answer that long;
     flaky: fail the first `flaky` chat calls with 500;
     break_after: drop the connection after that many streamed pieces.
     `app.state.streams` records how each stream ended: "complete" or "stopped".
@@ -126,6 +131,9 @@ def openai_standin(
     seen: list[dict[str, Any]] = []
     streams: list[str] = []
     failures = {"left": flaky}
+
+    def cors_headers(request: Request) -> dict[str, str]:
+        return _cors_headers(request, cors, preflight_max_age)
 
     def refuse(request: Request) -> Response | None:
         if api_key is not None and request.headers.get("authorization") != f"Bearer {api_key}":
@@ -139,20 +147,20 @@ def openai_standin(
     async def list_models(request: Request) -> Response:
         _record(request, seen, b"")
         if request.method == "OPTIONS":
-            return Response(status_code=204 if cors else 405, headers=_cors_headers(request, cors))
+            return Response(status_code=204 if cors else 405, headers=cors_headers(request))
         denied = refuse(request)
         if denied is not None:
             return denied
         if slow_models:
             await asyncio.sleep(slow_models)
         data = [{"id": m, "object": "model", "created": 0, "owned_by": "standin"} for m in models]
-        return JSONResponse({"object": "list", "data": data}, headers=_cors_headers(request, cors))
+        return JSONResponse({"object": "list", "data": data}, headers=cors_headers(request))
 
     async def chat(request: Request) -> Response:
         body = await request.body()
         _record(request, seen, body)
         if request.method == "OPTIONS":
-            return Response(status_code=204 if cors else 405, headers=_cors_headers(request, cors))
+            return Response(status_code=204 if cors else 405, headers=cors_headers(request))
         denied = refuse(request)
         if denied is not None:
             return denied
@@ -167,7 +175,7 @@ def openai_standin(
         model = payload.get("model", models[0])
         text = reply
         base = {"id": "chatcmpl-standin", "created": 0, "model": model}
-        headers = _cors_headers(request, cors)
+        headers = cors_headers(request)
         if not payload.get("stream"):
             return JSONResponse(
                 {**base, "object": "chat.completion",

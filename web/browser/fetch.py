@@ -68,7 +68,10 @@ class FetchTransport:
             "mode": "cors",
             "credentials": "omit",
             "redirect": "follow",
-            "cache": "no-store",
+            # A check or a model list is never answered from a cache. A chat (a POST,
+            # which no cache keeps) leaves the cache mode alone: with "no-store" the
+            # browser also skipped its CORS preflight cache, a round trip per chat.
+            "cache": "no-store" if request.method == "GET" else "default",
         }
         if request.body is not None:
             options["body"] = request.body.decode("utf-8")
