@@ -59,6 +59,9 @@ class FetchResponse:
 class FetchTransport:
     """Sends requests with `pyfetch`; raises CorsBlocked, Unreachable or TimedOut."""
 
+    def __init__(self) -> None:
+        self.started = 0  # requests handed to the browser so far
+
     async def send(self, request: Request) -> Response:
         controller = js.AbortController.new()
         options: dict[str, object] = {
@@ -76,6 +79,7 @@ class FetchTransport:
         if request.body is not None:
             options["body"] = request.body.decode("utf-8")
         timeout = request.timeout or DEFAULT_TIMEOUT
+        self.started += 1
         try:
             response = await asyncio.wait_for(pyfetch(request.url, **options), timeout)
         except TimeoutError:

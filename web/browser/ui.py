@@ -44,6 +44,7 @@ from web.errors import DetourError
 from web.notices import Change
 
 YIELD_EVERY = 0.012  # seconds of reply handling before the browser gets a turn
+SEND_TURNS = 6  # turns of the loop a chat may take to hand its request to the browser
 
 
 class Page:
@@ -514,7 +515,19 @@ class Page:
             el("stop").hidden = True
 
     async def stream(self, updates: Any) -> None:
-        """Show the reply as it arrives; then its Markdown, footer and any error, in view."""
+        """Show the reply as it arrives; then its Markdown, footer and any error, in view.
+
+        The request is on its way before anything is drawn: the reply's first
+        steps run up to its fetch (a few turns of the loop at most), then the page
+        draws the message while it waits.
+        """
+        transport = self.app.router.transport
+        sent = getattr(transport, "started", 0)
+        first = asyncio.ensure_future(anext(updates, None))
+        for _turn in range(SEND_TURNS):
+            await asyncio.sleep(0)
+            if first.done() or getattr(transport, "started", 0) != sent:
+                break
         self.render_conversation()
         provider_id, model = self.choice()
         provider = self.app.provider(provider_id)
@@ -530,7 +543,8 @@ class Page:
         footer = error = route = unsaved = ""
         paused = time.monotonic()
         try:
-            async for update in updates:
+            update = await first
+            while update is not None:
                 self.take(writer, update)
                 if time.monotonic() - paused > YIELD_EVERY:
                     await asyncio.sleep(0.001)  # let the browser paint and take input
@@ -539,6 +553,7 @@ class Page:
                     footer = describe_stats(stats_dict(update))
                     error, unsaved = update.error, update.unsaved
                     route = update.route or ""
+                update = await anext(updates, None)
             while writer.behind and not self.stop_asked:  # a fast stream, shown frame by frame
                 await asyncio.sleep(0.05)
         except DetourError as failure:
