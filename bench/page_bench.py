@@ -264,6 +264,12 @@ class Visit:
     requests: int
     bytes: int
     offline_ready: bool = False
+    html_ms: float = -1.0  # navigation start → the page's HTML fully arrived (responseEnd)
+
+    @property
+    def paint_after_html_ms(self) -> float:
+        """First contentful paint counted from the HTML's arrival: the page's own part."""
+        return self.fcp_ms - self.html_ms
 
 
 @dataclass
@@ -302,6 +308,7 @@ def visit(pw: Playwright, profile: Path, arm: Arm, state: str, run: int) -> Visi
                 ready: window.__readyAt,
                 fp: performance.getEntriesByName("first-paint")[0]?.startTime ?? -1,
                 fcp: performance.getEntriesByName("first-contentful-paint")[0]?.startTime ?? -1,
+                html: performance.getEntriesByType("navigation")[0]?.responseEnd ?? -1,
             })"""
         )
         page.wait_for_timeout(300)  # let late requests of the visit finish
@@ -318,6 +325,7 @@ def visit(pw: Playwright, profile: Path, arm: Arm, state: str, run: int) -> Visi
         requests,
         sent,
         offline_ready,
+        float(figures["html"]),
     )
 
 
@@ -963,7 +971,10 @@ def report(
         f"{verdict(statistics.median(warm) <= 1.0)}",
         f"- first contentful paint of the loading screen: cold {fmt_paint(fcp_cold)}, "
         f"warm {fmt_paint(fcp_warm)}; target ≤ 100 ms → "
-        f"{verdict(max(statistics.median(fcp_cold), statistics.median(fcp_warm)) <= 100)}",
+        f"{verdict(max(statistics.median(fcp_cold), statistics.median(fcp_warm)) <= 100)}; "
+        "counted from the HTML's arrival, app "
+        f"{fmt_paint([v.paint_after_html_ms for v in pick(visits, 'app', 'cold')])} cold vs "
+        f"bare {fmt_paint([v.paint_after_html_ms for v in pick(visits, 'bare', 'cold')])}",
         f"- bytes of a cold visit ÷ before: {fmt_ratio(cold_bytes)}; target ≤ 0.5x → "
         f"{verdict(statistics.median(cold_bytes) <= 0.5)}",
         f"- bytes of a warm visit: {fmt_bytes(statistics.median(warm_bytes))} "
@@ -993,8 +1004,9 @@ def report(
         "",
         "## Visits",
         "",
-        "| arm | visit | ready | first paint | first contentful paint | requests | bytes |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| arm | visit | ready | first paint | first contentful paint | HTML arrived "
+        "| paint after the HTML | requests | bytes |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for arm in ("app", "bare", "before"):
         for state in ("cold", "warm"):
@@ -1005,6 +1017,8 @@ def report(
                 f"| {arm} | {state} | {fmt_ms([v.ready_ms for v in group])} "
                 f"| {fmt_paint([v.first_paint_ms for v in group])} "
                 f"| {fmt_paint([v.fcp_ms for v in group])} "
+                f"| {fmt_paint([v.html_ms for v in group])} "
+                f"| {fmt_paint([v.paint_after_html_ms for v in group])} "
                 f"| {statistics.median([v.requests for v in group]):.0f} "
                 f"| {fmt_bytes(statistics.median([v.bytes for v in group]))} |"
             )
@@ -1021,15 +1035,21 @@ def report(
         "precompressed (brotli) and cached for a year under a versioned URL, and a service "
         "worker; the bare page gets npm's runtime from the same server with the same "
         "precompressed files.",
-        "- First paint: the loading screen paints from an inline style, the stylesheets no "
-        "longer hold it, yet the bare page (one line of text, one small stylesheet) does not "
-        "reach 100 ms either on this machine: the figure follows the machine's load "
-        f"({meta['load']}), not the page: compare the app's first paint with the bare "
-        "page's in the same run (the service worker uses navigation preload, so the page's "
-        "request starts while it boots).",
-        "- Health at scale and long tasks are the page's own Python (web/): a check cycle "
-        "waits for its slowest check before the next one is scheduled, and health changes are "
-        "drawn on the main thread in tasks far over 50 ms (figures above).",
+        "- First paint: the loading screen paints from an inline style and no stylesheet or "
+        "script holds it, yet neither page reaches 100 ms after navigation here. A fresh "
+        "browser profile spends most of that time before the page's HTML has arrived "
+        "(the 'HTML arrived' column) and in starting the page's renderer; the 'paint after "
+        "the HTML' column is the page's own part (parsing, style, layout of the loading "
+        "screen), which is what the app can change: compare it with the bare page's. "
+        "Tried and dropped: running the head's one inline script as a module (no "
+        "measurable change).",
+        "- Health at scale: each provider keeps its own check schedule (a slow one holds "
+        "up no other, and the interval runs from the start of a check); checks start one "
+        "per turn of the event loop (fifty started at once made one 200 ms task); a "
+        "finished check replaces its own row in the provider list (re-inserting every row "
+        "restyled the whole panel). Each stand-in has its own port, as providers have "
+        "their own hosts: a browser keeps six connections per host and port, and one "
+        "shared port measured the browser's queue (cycles of 3.8x before this).",
         CHAT_NOTE
         if chat is not None
         else "- The chat path was not measured in this run (`--no-chat`).",

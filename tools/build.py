@@ -19,6 +19,8 @@ import yaml
 from offline import finish_page
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bytecode import use_compiled_archive
+
 from vendor import TEST_ONLY
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,6 +94,7 @@ def build(environ: Mapping[str, str] = os.environ, dist: Path = DIST) -> Path:
     for name in TEST_ONLY:  # the accessibility checker is for the tests, not the page
         shutil.rmtree(dist / "vendor" / name, ignore_errors=True)
     python_archive(dist / "web.zip")
+    use_compiled_archive(dist / "web.zip", vendor / "pyodide")
     (dist / "config.json").write_text(json.dumps(page_config(environ), indent=1) + "\n")
     finish_page(dist)
     return dist

@@ -1,11 +1,14 @@
-"""Ship Pyodide's standard library as bytecode: the page stops compiling it on every boot.
+"""Ship Python as bytecode: the page stops compiling it on every boot.
 
-npm's `python_stdlib.zip` holds `.py` sources only, so each boot compiles every
-standard module the page imports, in WebAssembly. This compiles them once, at
-`make dist`, with Pyodide's own Python (run under Node, which set-up already
-has for npm), into unchecked hash-based `.pyc` files that zipimport loads as
-they are. The result is kept in `.cache/bytecode/`, keyed by the source zip's
-SHA-256, so only a new Pyodide costs the minute it takes.
+npm's `python_stdlib.zip` holds `.py` sources only, and so does the page's own
+archive (`web.zip`), so each boot compiled every module the page imports, in
+WebAssembly (about half a second for the page's own modules alone). Both are
+compiled at `make dist` with Pyodide's own Python (run under Node, which set-up
+already has for npm) into unchecked hash-based `.pyc` files, which the import
+system loads as they are: the standard library's replace its sources (zipimport
+reads them), the page's sit in `__pycache__` beside theirs. Results are kept in
+`.cache/bytecode/`, keyed by SHA-256, so only a new Pyodide or changed Python
+costs the compiling again.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".cache" / "bytecode"
 COMPILER = Path(__file__).resolve().parent / "static" / "compile_stdlib.mjs"
+ARCHIVE_COMPILER = Path(__file__).resolve().parent / "static" / "compile_archive.mjs"
 STDLIB = "python_stdlib.zip"
 
 
@@ -47,3 +51,23 @@ def use_compiled_stdlib(pyodide: Path, cache: Path = CACHE) -> None:
     stdlib = pyodide / STDLIB
     stdlib.unlink()  # a hard link to vendor/: never write through it
     shutil.copyfile(compiled, stdlib)
+
+
+def use_compiled_archive(archive: Path, pyodide: Path, cache: Path = CACHE) -> None:
+    """Add Pyodide's bytecode to the page's Python archive (`web.zip`), in place."""
+    key = hashlib.sha256(archive.read_bytes())
+    key.update((pyodide / "pyodide-lock.json").read_bytes())  # which Python compiles it
+    target = cache / f"archive-{key.hexdigest()}.zip"
+    if not target.exists():
+        node = shutil.which("node")
+        if node is None:
+            raise SystemExit("build: Node is needed to compile the page's Python (make vendor)")
+        cache.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as work:
+            out = Path(work) / archive.name
+            command = [node, str(ARCHIVE_COMPILER), str(pyodide), str(archive), str(out)]
+            subprocess.run(command, check=True, timeout=300)
+            partial = target.with_suffix(".part")
+            shutil.copyfile(out, partial)
+            partial.replace(target)
+    shutil.copyfile(target, archive)

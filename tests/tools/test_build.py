@@ -39,7 +39,10 @@ def test_the_python_archive_has_the_page_code_and_pure_yaml_only(dist: Path) -> 
     assert "yaml/__init__.py" in names
     assert "markdown_it/__init__.py" in names and "markdown_it/rules_block/table.py" in names
     assert "mdurl/__init__.py" in names
-    assert not [n for n in names if n.endswith((".so", ".pyc")) or n.startswith("tests/")]
+    assert not [n for n in names if n.endswith(".so") or n.startswith("tests/")]
+    # Bytecode only as Pyodide's import system caches it, beside a source (tests/tools/
+    # test_bytecode.py checks which Python compiled it).
+    assert all("/__pycache__/" in n for n in names if n.endswith(".pyc"))
 
 
 def test_the_test_only_accessibility_checker_is_not_shipped(dist: Path) -> None:

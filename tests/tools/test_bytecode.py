@@ -43,3 +43,52 @@ def test_a_second_call_uses_the_cache(compiled: Path) -> None:
     before = compiled.stat().st_mtime_ns
     assert compiled_stdlib(PYODIDE) == compiled
     assert compiled.stat().st_mtime_ns == before
+
+
+@pytest.fixture(scope="module")
+def page_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The page's own Python archive as `make dist` writes it."""
+    from build import python_archive
+    from bytecode import use_compiled_archive
+
+    archive = tmp_path_factory.mktemp("archive") / "web.zip"
+    python_archive(archive)
+    use_compiled_archive(archive, PYODIDE)
+    return archive
+
+
+def test_every_module_of_the_page_ships_with_its_bytecode_beside_its_source(
+    page_archive: Path,
+) -> None:
+    with zipfile.ZipFile(page_archive) as out:
+        names = set(out.namelist())
+        assert all(info.compress_type == zipfile.ZIP_STORED for info in out.infolist())
+        sources = {n for n in names if n.endswith(".py")}
+        assert "web/app.py" in sources and "markdown_it/main.py" in sources
+        tag = next(n for n in names if n.startswith("web/__pycache__/app.")).split(".")[1]
+        assert tag == "cpython-314"  # Pyodide's Python, whatever runs this test
+        expected = {
+            f"{path.rpartition('/')[0]}/__pycache__/{path.rpartition('/')[2][:-3]}.{tag}.pyc"
+            if "/" in path
+            else f"__pycache__/{path[:-3]}.{tag}.pyc"
+            for path in sources
+        }
+        assert names == sources | expected
+        header = out.read(f"web/__pycache__/app.{tag}.pyc")[:16]
+        assert int.from_bytes(header[4:8], "little") == 0b01  # hash-based, never checked
+        assert out.read("web/app.py") == (ROOT / "web" / "app.py").read_bytes()
+
+
+def test_the_page_archive_is_compiled_once_per_content(page_archive: Path) -> None:
+    from bytecode import CACHE
+
+    cached = sorted(CACHE.glob("archive-*.zip"), key=lambda p: p.stat().st_mtime_ns)[-1]
+    before = cached.stat().st_mtime_ns
+    from build import python_archive
+    from bytecode import use_compiled_archive
+
+    again = page_archive.with_name("again.zip")
+    python_archive(again)
+    use_compiled_archive(again, PYODIDE)
+    assert again.read_bytes() == page_archive.read_bytes()
+    assert cached.stat().st_mtime_ns == before
