@@ -24,6 +24,14 @@ from tests.gateway.standins import anthropic_standin, closed_port, openai_standi
 CORS_ERRORS = ("CORS policy", "Failed to load resource", "net::ERR_FAILED")
 
 
+@pytest.fixture(scope="module")
+def fast() -> Iterator[Detour]:
+    """`make run` with health checked every second, shared by the monitoring tests."""
+    started = start_detour({"DETOUR_HEALTH_INTERVAL": "1"})
+    yield started
+    stop_detour(started)
+
+
 @pytest.fixture
 def with_cors() -> Iterator[tuple[str, object]]:
     app = openai_standin(cors=True, api_key="sk-good", models=("open-model",), pace=0.01)
@@ -201,25 +209,21 @@ def test_stop_keeps_the_partial_reply(page: Page, detour: Detour, guard: PageGua
 
 
 def test_health_marks_a_provider_down_after_repeated_failures_and_back_up(
-    page: Page, guard: PageGuard
+    page: Page, guard: PageGuard, fast: Detour
 ) -> None:
     """Continuous monitoring, with the check interval shortened through the page's config."""
     guard.expected_errors.extend(("Failed to load resource", "ERR_CONNECTION_REFUSED"))
     port = closed_port()
-    fast = start_detour({"DETOUR_HEALTH_INTERVAL": "1"})
-    try:
-        open_app(page, fast.page_url)
-        with serve(openai_standin(cors=True, models=("m",)), port=port) as url:
-            add_provider(page, name="Flaky", base_url=url + "/v1")
-            item = provider_item(page, "Flaky")
-            expect(item).to_contain_text("healthy", timeout=15_000)
-        expect(item).to_contain_text("down", timeout=30_000)
-        page.get_by_text("Activity").click()
-        expect(page.get_by_label("Activity log")).to_contain_text("Flaky: healthy → down")
-        with serve(openai_standin(cors=True, models=("m",)), port=port):
-            expect(item).to_contain_text("healthy", timeout=60_000)
-    finally:
-        stop_detour(fast)
+    open_app(page, fast.page_url)
+    with serve(openai_standin(cors=True, models=("m",)), port=port) as url:
+        add_provider(page, name="Flaky", base_url=url + "/v1")
+        item = provider_item(page, "Flaky")
+        expect(item).to_contain_text("healthy", timeout=15_000)
+    expect(item).to_contain_text("down", timeout=30_000)
+    page.get_by_text("Activity").click()
+    expect(page.get_by_label("Activity log")).to_contain_text("Flaky: healthy → down")
+    with serve(openai_standin(cors=True, models=("m",)), port=port):
+        expect(item).to_contain_text("healthy", timeout=60_000)
 
 
 def test_anthropic_is_called_directly_with_its_browser_access_header(
@@ -259,67 +263,59 @@ def test_code_in_a_reply_is_shown_as_a_code_block_and_never_as_html(
 
 
 def test_the_gateway_going_away_and_coming_back_shows_within_two_intervals(
-    page: Page, guard: PageGuard
+    page: Page, guard: PageGuard, fast: Detour
 ) -> None:
     """The gateway exits; `make run` starts it again; the badge follows both (interval 1 s)."""
     from tests.e2e.test_demo import _gateway_pids, _status
 
     guard.expected_errors.extend(("Failed to load resource", "ERR_CONNECTION_REFUSED"))
-    fast = start_detour({"DETOUR_HEALTH_INTERVAL": "1"})
-    try:
-        open_app(page, fast.page_url)
-        badge = page.locator("#gateway-status")
-        expect(badge).to_have_text("gateway: ready", timeout=PAGE_LOAD)
-        (gateway,) = _gateway_pids(fast.process.pid)
-        os.kill(gateway, signal.SIGKILL)
-        expect(badge).to_have_text("gateway: unreachable", timeout=2_000 + 3_000)  # 2 intervals
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if _status(fast.gateway_url + "/health") == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
-        expect(badge).to_have_text("gateway: ready", timeout=2_000 + 3_000)
-    finally:
-        stop_detour(fast)
+    open_app(page, fast.page_url)
+    badge = page.locator("#gateway-status")
+    expect(badge).to_have_text("gateway: ready", timeout=PAGE_LOAD)
+    (gateway,) = _gateway_pids(fast.process.pid)
+    os.kill(gateway, signal.SIGKILL)
+    expect(badge).to_have_text("gateway: unreachable", timeout=2_000 + 3_000)  # 2 intervals
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if _status(fast.gateway_url + "/health") == 200:
+                break
+        except OSError:
+            time.sleep(0.2)
+    expect(badge).to_have_text("gateway: ready", timeout=2_000 + 3_000)
 
 
 def test_a_slow_provider_delays_no_other_check_and_a_check_redraws_only_its_row(
-    page: Page, guard: PageGuard
+    page: Page, guard: PageGuard, fast: Detour
 ) -> None:
     """Each provider keeps its own schedule (interval 1 s), and a finished check
     replaces its own row in the list, not every row."""
     quick = openai_standin(cors=True, models=("m",))
     slow = openai_standin(cors=True, models=("m",), slow_models=4.0)
-    fast = start_detour({"DETOUR_HEALTH_INTERVAL": "1"})
-    try:
-        with serve(quick) as quick_url, serve(slow) as slow_url:
-            open_app(page, fast.page_url)
-            add_provider(page, name="Slow", base_url=slow_url + "/v1")
-            add_provider(page, name="Quick", base_url=quick_url + "/v1")
-            expect(provider_item(page, "Quick")).to_contain_text("healthy", timeout=15_000)
-            page.evaluate(
-                """() => {
-                    window.__removed = [];
-                    new MutationObserver((records) => {
-                        for (const r of records) window.__removed.push(...r.removedNodes);
-                    }).observe(document.getElementById("providers"), { childList: true });
-                }"""
-            )
-            seen = quick.state.seen  # type: ignore[attr-defined]
-            listed = lambda: sum(1 for r in seen if r["path"] == "/v1/models")  # noqa: E731
-            before = listed()
-            page.wait_for_timeout(5_000)
-            checks = listed() - before
-            assert checks >= 3, f"Quick was checked {checks} times in 5 s at a 1 s interval"
-            removed, moved = page.evaluate(
-                "[window.__removed.length, window.__removed.filter((n) => n.isConnected).length]"
-            )
-            assert removed, "no check redrew a row"
-            assert moved == 0, f"{moved} unchanged rows were taken out and put back"
-    finally:
-        stop_detour(fast)
+    with serve(quick) as quick_url, serve(slow) as slow_url:
+        open_app(page, fast.page_url)
+        add_provider(page, name="Slow", base_url=slow_url + "/v1")
+        add_provider(page, name="Quick", base_url=quick_url + "/v1")
+        expect(provider_item(page, "Quick")).to_contain_text("healthy", timeout=15_000)
+        page.evaluate(
+            """() => {
+                window.__removed = [];
+                new MutationObserver((records) => {
+                    for (const r of records) window.__removed.push(...r.removedNodes);
+                }).observe(document.getElementById("providers"), { childList: true });
+            }"""
+        )
+        seen = quick.state.seen  # type: ignore[attr-defined]
+        listed = lambda: sum(1 for r in seen if r["path"] == "/v1/models")  # noqa: E731
+        before = listed()
+        page.wait_for_timeout(5_000)
+        checks = listed() - before
+        assert checks >= 3, f"Quick was checked {checks} times in 5 s at a 1 s interval"
+        removed, moved = page.evaluate(
+            "[window.__removed.length, window.__removed.filter((n) => n.isConnected).length]"
+        )
+        assert removed, "no check redrew a row"
+        assert moved == 0, f"{moved} unchanged rows were taken out and put back"
 
 
 def test_a_chat_reuses_the_preflight_the_provider_lets_the_browser_keep(
