@@ -133,10 +133,17 @@ def test_a_file_without_a_precompressed_sibling_is_compressed_on_the_fly(
     assert packed.headers["cache-control"] == "no-cache"
 
 
-def test_already_compressed_archives_are_sent_as_they_are(host: PageHost) -> None:
-    answer = get(host, "/web.zip", **{"Accept-Encoding": "gzip"})
+def test_already_compressed_files_are_sent_as_they_are(host: PageHost) -> None:
+    answer = get(host, "/icon-512.png", **{"Accept-Encoding": "gzip"})
     assert "content-encoding" not in answer.headers
-    assert answer.body == (host.dist / "web.zip").read_bytes()
+    assert answer.body == (host.dist / "icon-512.png").read_bytes()
+
+
+def test_the_python_archive_goes_compressed(host: PageHost) -> None:
+    """web.zip is stored (sources and bytecode): compressed whole, as make dist wrote it."""
+    answer = get(host, "/web.zip", **{"Accept-Encoding": "br, gzip"})
+    assert answer.headers["content-encoding"] == "br"
+    assert answer.body == (host.dist / "web.zip.br").read_bytes()
 
 
 @pytest.mark.parametrize("name", ["pyodide/pyodide.asm.wasm", "pyodide/pyodide.asm.mjs"])
