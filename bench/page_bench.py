@@ -348,9 +348,8 @@ LONG_TASK_PROBE = """
 class Upstreams:
     """Fifty OpenAI-compatible model lists of mixed speed, with CORS: one server, a port each."""
 
-    def __init__(self) -> None:
-        self.seen: list[tuple[int, float, float]] = []  # provider, arrival, answer sent
-        self.lock = threading.Lock()
+    def __init__(self, record: Callable[[tuple[int, float, float]], object]) -> None:
+        self.record = record  # called with (provider, arrival, answer sent)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -376,8 +375,7 @@ class Upstreams:
         headers = [*cors, (b"content-type", b"application/json")]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
-        with self.lock:
-            self.seen.append((provider, arrived, time.monotonic()))
+        self.record((provider, arrived, time.monotonic()))
 
 
 def loopback_sockets(count: int) -> list[socket.socket]:
@@ -428,11 +426,30 @@ class HealthFigures:
     providers_checked: int
 
 
-def health_at_scale(pw: Playwright, app: Server) -> HealthFigures:
-    upstreams = Upstreams()
+def serve_upstreams(out: Path) -> None:
+    """Run the fifty stand-ins in this process (`--serve-upstreams OUT`, started by the
+    bench): print their ports, serve until SIGTERM, then write what they saw to OUT.
+
+    Their own process, so the bench's threads (Playwright, the page servers) never
+    delay the moment a request is noted.
+    """
     sockets = loopback_sockets(HEALTH_PROVIDERS)
-    ports = [sock.getsockname()[1] for sock in sockets]
-    upstream = start_server("upstreams", upstreams, ports[0], sockets)
+    with out.open("a", buffering=1) as log:  # a line per answer: SIGTERM loses none
+        upstreams = Upstreams(lambda record: log.write(json.dumps(record) + "\n"))
+        print(json.dumps([sock.getsockname()[1] for sock in sockets]), flush=True)
+        config = uvicorn.Config(upstreams, log_level="warning")
+        uvicorn.Server(config).run(sockets=sockets)
+
+
+def health_at_scale(pw: Playwright, app: Server) -> HealthFigures:
+    seen_file = Path(tempfile.mkdtemp(prefix="detour-upstreams-")) / "seen.json"
+    upstream = subprocess.Popen(
+        [sys.executable, __file__, "--serve-upstreams", str(seen_file)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert upstream.stdout is not None
+    ports = [int(port) for port in json.loads(upstream.stdout.readline())]
     os.environ["DETOUR_HEALTH_INTERVAL"] = str(HEALTH_INTERVAL_S)
     browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     try:
@@ -457,13 +474,13 @@ def health_at_scale(pw: Playwright, app: Server) -> HealthFigures:
         context.close()
     finally:
         browser.close()
-        upstream.server.should_exit = True
-        upstream.thread.join(10)
-        for sock in sockets:
-            sock.close()
+        upstream.terminate()
+        upstream.wait(15)
         del os.environ["DETOUR_HEALTH_INTERVAL"]
+    seen = [json.loads(line) for line in seen_file.read_text().splitlines()]
+    shutil.rmtree(seen_file.parent, ignore_errors=True)
     by_provider: dict[int, list[tuple[float, float]]] = {}
-    for provider, arrived, answered in sorted(upstreams.seen, key=lambda s: s[1]):
+    for provider, arrived, answered in sorted(seen, key=lambda s: s[1]):
         by_provider.setdefault(provider, []).append((arrived, answered))
     if len(by_provider) < HEALTH_PROVIDERS:
         raise SystemExit(f"page bench: only {len(by_provider)} providers were checked")
@@ -1093,7 +1110,11 @@ def main() -> int:
     parser.add_argument("--no-chat", action="store_true", help="skip the chat path")
     parser.add_argument("--only-health", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--only-chat", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-upstreams", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_upstreams:
+        serve_upstreams(args.serve_upstreams)
+        return 0
     runs = 1 if args.quick else args.runs
     started = time.monotonic()
 

@@ -156,21 +156,24 @@ class HealthMonitor:
                 await self._wake.wait()
                 continue
             now = self.clock.now()
+            due: dict[str, Provider | None] = {}
             waiting: list[float] = []
-            for tid, provider in self._slowest_first(self._targets()):
-                if self._paused:
-                    break
+            for tid, provider in self._targets().items():
                 if tid in self._inflight:
                     continue
-                due = self.health(tid).next_check_at
-                if due <= now:
-                    self._start(tid, provider)
-                    # Let that check reach its fetch before starting the next: in the
-                    # browser, callbacks queued together run as one task, and fifty
-                    # checks started at once held the page for 200 ms.
-                    await asyncio.sleep(0)
+                at = self.health(tid).next_check_at
+                if at <= now:
+                    due[tid] = provider
                 else:
-                    waiting.append(due)
+                    waiting.append(at)
+            for tid, provider in self._slowest_first(due):
+                if self._paused:
+                    break
+                self._start(tid, provider)
+                # Let that check reach its fetch before starting the next: in the
+                # browser, callbacks queued together run as one task, and fifty
+                # checks started at once held the page for 200 ms.
+                await asyncio.sleep(0)
             delay = min(waiting) - now if waiting else self.interval
             await self._sleep(max(delay, 0.0))
 

@@ -19,6 +19,7 @@ from web.browser.view import (
     route_text,
 )
 from web.gateway import GATEWAY_PROVIDER_ID
+from web.notices import LogLine
 from web.providers import Provider
 
 ACTIVITY_SHOWN = 50
@@ -137,11 +138,32 @@ def render_gateway(app: App) -> None:
     el("gateway-dot").className = f"dot tone-{badge.tone}"
 
 
-def render_activity(app: App) -> None:
-    listing = el("activity")
-    listing.replaceChildren()
-    for line in list(app.activity)[:ACTIVITY_SHOWN]:
-        item = make("li")
-        item.appendChild(make("time", clock_time(line.at)))
-        item.appendChild(make("span", str(line)))
-        listing.appendChild(item)
+class ActivityList:
+    """The latest activity lines, newest first; new lines are added, none redrawn.
+
+    With fifty providers changing health in one wave, redrawing the whole list
+    for every new line was most of the page's work.
+    """
+
+    def __init__(self) -> None:
+        self._newest: object | None = None  # the newest line shown
+
+    def render(self, app: App) -> None:
+        listing = el("activity")
+        fresh: list[LogLine] = []
+        for line in app.activity:
+            if line is self._newest or len(fresh) == ACTIVITY_SHOWN:
+                break
+            fresh.append(line)
+        if not fresh:
+            return
+        if len(fresh) == ACTIVITY_SHOWN or self._newest is None:
+            listing.replaceChildren()
+        for line in reversed(fresh):  # oldest of the new first, each above the last
+            item = make("li")
+            item.appendChild(make("time", clock_time(line.at)))
+            item.appendChild(make("span", str(line)))
+            listing.prepend(item)
+        while listing.childElementCount > ACTIVITY_SHOWN:
+            listing.lastElementChild.remove()
+        self._newest = fresh[0]

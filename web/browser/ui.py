@@ -30,8 +30,8 @@ from web.browser.picker import ModelPicker
 from web.browser.provider_dialog import ProviderDialog
 from web.browser.settings_dialog import SettingsDialog
 from web.browser.sidebar import (
+    ActivityList,
     ProviderList,
-    render_activity,
     render_conversations,
     render_gateway,
     route_of,
@@ -64,6 +64,7 @@ class Page:
         self.undo: Callable[[], None] | None = None
         self.picker = ModelPicker(app)
         self.provider_list = ProviderList()
+        self.activity_list = ActivityList()
         self.provider_dialog = ProviderDialog(app, self.after_provider_saved)
         self.settings_dialog = SettingsDialog(app, self.spawn)
         self.compare = CompareView(app, self.schedule)
@@ -173,7 +174,7 @@ class Page:
         if Change.PROVIDERS in dirty and self.comparing:
             self.compare.render()
         if Change.ACTIVITY in dirty:
-            render_activity(app)
+            self.activity_list.render(app)
         if Change.CONVERSATION in dirty and self.writer is None:
             self.render_conversation()
 
