@@ -1058,15 +1058,25 @@ def report(
         "(the 'HTML arrived' column) and in starting the page's renderer; the 'paint after "
         "the HTML' column is the page's own part (parsing, style, layout of the loading "
         "screen), which is what the app can change: compare it with the bare page's. "
-        "Tried and dropped: running the head's one inline script as a module (no "
-        "measurable change).",
+        "The app's part is larger than the bare page's: it parses the whole shell and its "
+        "templates (29 KB of HTML) before the first paint. Tried and dropped: running the "
+        "head's one inline script as a module, and a loading screen in the default font "
+        "(no measurable change either).",
         "- Health at scale: each provider keeps its own check schedule (a slow one holds "
         "up no other, and the interval runs from the start of a check); checks start one "
         "per turn of the event loop (fifty started at once made one 200 ms task); a "
         "finished check replaces its own row in the provider list (re-inserting every row "
         "restyled the whole panel). Each stand-in has its own port, as providers have "
         "their own hosts: a browser keeps six connections per host and port, and one "
-        "shared port measured the browser's queue (cycles of 3.8x before this).",
+        "shared port measured the browser's queue (cycles of 3.8x before this)."
+        " What is left is starting fifty checks from Python in the browser, one per turn "
+        "of the event loop at 5-10 ms each (about 0.25-0.7 s from the first to the last r"
+        "equest) while the page that just booted draws its first frames: in quiet runs th"
+        "e first cycle measured 1.16-1.38x the slowest provider and the longest task 0-10"
+        "6 ms, around the targets rather than within them. Tried: starting the checks in "
+        "batches of four (no better, and a 53 ms task), the slowest first (helps later cy"
+        "cles only: the first knows no latencies). Next: fewer Python-to-JavaScript calls"
+        " per fetch, or the first wave after the first idle moment.",
         CHAT_NOTE
         if chat is not None
         else "- The chat path was not measured in this run (`--no-chat`).",
