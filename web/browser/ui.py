@@ -522,6 +522,7 @@ class Page:
         steps run up to its fetch (a few turns of the loop at most), then the page
         draws the message while it waits.
         """
+        self.stop_asked = False
         transport = self.app.router.transport
         sent = getattr(transport, "started", 0)
         first = asyncio.ensure_future(anext(updates, None))
@@ -540,7 +541,6 @@ class Page:
         el("messages").appendChild(node)
         scroll_to_end(force=True)
         self.writer = writer = ReplyWriter(node, self.schedule)
-        self.stop_asked = False
         footer = error = route = unsaved = ""
         paused = time.monotonic()
         try:
