@@ -11,7 +11,7 @@ each delay spread by ±`jitter`. Checks only read: they never change settings.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -137,12 +137,25 @@ class HealthMonitor:
         """Check, in parallel, every target whose time has come; return their ids."""
         if self._paused:
             return []
-        now = self.clock.now()
-        due = {
-            tid: p for tid, p in self._targets().items() if self.health(tid).next_check_at <= now
-        }
+        due, _waiting = self._due(self.clock.now())
         await asyncio.gather(*(self._check(tid, p) for tid, p in due.items()))
         return list(due)
+
+    def _due(
+        self, now: float, *, skip: Container[str] = ()
+    ) -> tuple[dict[str, Provider | None], list[float]]:
+        """The targets whose time has come, and when the others' next checks are due."""
+        due: dict[str, Provider | None] = {}
+        waiting: list[float] = []
+        for tid, provider in self._targets().items():
+            if tid in skip:
+                continue
+            at = self.health(tid).next_check_at
+            if at <= now:
+                due[tid] = provider
+            else:
+                waiting.append(at)
+        return due, waiting
 
     async def run(self) -> None:
         """Check on schedule until cancelled; wait while paused.
@@ -156,16 +169,7 @@ class HealthMonitor:
                 await self._wake.wait()
                 continue
             now = self.clock.now()
-            due: dict[str, Provider | None] = {}
-            waiting: list[float] = []
-            for tid, provider in self._targets().items():
-                if tid in self._inflight:
-                    continue
-                at = self.health(tid).next_check_at
-                if at <= now:
-                    due[tid] = provider
-                else:
-                    waiting.append(at)
+            due, waiting = self._due(now, skip=self._inflight)
             for tid, provider in self._slowest_first(due):
                 if self._paused:
                     break

@@ -62,13 +62,7 @@ def hostile(kind: str, *, size: int = 0, piece: int = 4096, pace: float = 0.0) -
         state["chats"] += 1
         headers = _cors(request)
         if kind == "hang":  # held open until the browser lets go of the request
-            state["open"] += 1
-            try:
-                while not await request.is_disconnected():
-                    await asyncio.sleep(0.05)
-            finally:
-                state["open"] -= 1
-            return Response(status_code=499)
+            return await _held_open(request, state)
         if kind == "html":
             page = "<html><body><h1>Welcome to Hotel Wi-Fi</h1>Please log in.</body></html>"
             return Response(page, media_type="text/html", headers=headers)
@@ -83,6 +77,17 @@ def hostile(kind: str, *, size: int = 0, piece: int = 4096, pace: float = 0.0) -
     )
     app.state.counts = state
     return app
+
+
+async def _held_open(request: Request, state: dict[str, int]) -> Response:
+    """Answer nothing until the browser lets go of the request; `state["open"]` counts it."""
+    state["open"] += 1
+    try:
+        while not await request.is_disconnected():
+            await asyncio.sleep(0.05)
+    finally:
+        state["open"] -= 1
+    return Response(status_code=499)
 
 
 async def _body(kind: str, size: int, piece: int, pace: float) -> AsyncIterator[bytes]:
@@ -140,13 +145,7 @@ def cors_trap() -> Starlette:
             state["probes"] += 1
             if name == "drip":
                 return StreamingResponse(dripping(), media_type="text/css")
-            state["open"] += 1
-            try:
-                while not await request.is_disconnected():
-                    await asyncio.sleep(0.05)
-            finally:
-                state["open"] -= 1
-            return Response(status_code=499)
+            return await _held_open(request, state)
         if request.method == "OPTIONS":
             return Response(status_code=204, headers=_cors(request))
         await request.body()
