@@ -67,7 +67,14 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
-from playwright.sync_api import BrowserContext, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    expect,
+    sync_playwright,
+)
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -426,6 +433,24 @@ class HealthFigures:
     providers_checked: int
 
 
+def seeded_page(
+    browser: Browser, app: Server, state: str, probe: str
+) -> tuple[BrowserContext, Page]:
+    """A fresh context whose saved state is `state`, with `probe` installed, on the
+    app once it is ready (service workers blocked: every visit is measured as it is)."""
+    context = browser.new_context(service_workers="block")
+    context.add_init_script(
+        "if (!localStorage.getItem('detour.state')) "
+        f"localStorage.setItem('detour.state', {json.dumps(state)});"
+    )
+    context.add_init_script(READY_PROBE)
+    context.add_init_script(probe)
+    page = context.new_page()
+    page.goto(app.url)
+    page.wait_for_function("window.__readyAt", timeout=READY_TIMEOUT_MS, polling=50)
+    return context, page
+
+
 def serve_upstreams(out: Path) -> None:
     """Run the fifty stand-ins in this process (`--serve-upstreams OUT`, started by the
     bench): print their ports, serve until SIGTERM, then write what they saw to OUT.
@@ -453,17 +478,7 @@ def health_at_scale(pw: Playwright, app: Server) -> HealthFigures:
     os.environ["DETOUR_HEALTH_INTERVAL"] = str(HEALTH_INTERVAL_S)
     browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     try:
-        context = browser.new_context(service_workers="block")
-        state = json.dumps(seeded_state(ports))
-        context.add_init_script(
-            "if (!localStorage.getItem('detour.state')) "
-            f"localStorage.setItem('detour.state', {state});"
-        )
-        context.add_init_script(READY_PROBE)
-        context.add_init_script(LONG_TASK_PROBE)
-        page = context.new_page()
-        page.goto(app.url)
-        page.wait_for_function("window.__readyAt", timeout=READY_TIMEOUT_MS, polling=50)
+        context, page = seeded_page(browser, app, seeded_state(ports), LONG_TASK_PROBE)
         ready_at = float(page.evaluate("window.__readyAt"))
         page.wait_for_timeout(HEALTH_WINDOW_S * 1000)
         tasks = [
@@ -798,17 +813,7 @@ def chat_path(pw: Playwright, app: Server) -> ChatFigures:
     browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     sends: list[ChatSend] = []
     try:
-        context = browser.new_context(service_workers="block")
-        state = json.dumps(chat_state(port))
-        context.add_init_script(
-            "if (!localStorage.getItem('detour.state')) "
-            f"localStorage.setItem('detour.state', {state});"
-        )
-        context.add_init_script(READY_PROBE)
-        context.add_init_script(CHAT_PROBE)
-        page = context.new_page()
-        page.goto(app.url)
-        page.wait_for_function("window.__readyAt", timeout=READY_TIMEOUT_MS, polling=50)
+        context, page = seeded_page(browser, app, chat_state(port), CHAT_PROBE)
         expect(page.get_by_role("combobox", name="Model")).to_have_value("m", timeout=CHAT_WAIT_MS)
         url = f"http://127.0.0.1:{port}/v1/chat/completions?client=fetch"
         page.evaluate(CHAT_FETCH_CLIENT, url)
